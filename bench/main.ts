@@ -1,0 +1,61 @@
+/**
+ * `npm run bench`: codec speed on one core, then the local stack end to end with 1 KiB
+ * values, 1,000 records a request and 4 partitions, next to the emulators' own cost.
+ * Each figure is the median of several runs; write them into docs/BENCHMARKS.md.
+ */
+import { randomBytes } from 'node:crypto';
+import { startEmulators } from '../local/emulators.ts';
+import { startStack } from '../local/stack.ts';
+import { benchCodec } from './codec.ts';
+import { PARTITIONS, benchEmulatorsOnly, benchFetch, benchProduce, type Throughput } from './stack.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 32);
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+function table(rows: Array<[string, string, string]>): void {
+  const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]?.length ?? 0)));
+  for (const row of rows) console.log(`| ${row.map((cell, c) => cell.padEnd(widths[c] as number)).join(' | ')} |`);
+}
+
+console.log(`node ${process.version}, ${new Date().toISOString().slice(0, 10)}, runs=${RUNS}, requests/run=${REQUESTS}\n`);
+
+const codecRuns = [];
+for (let i = 0; i < RUNS; i++) codecRuns.push(await benchCodec());
+const codecNames = (codecRuns[0] ?? []).map((r) => r.name);
+const codecRows: Array<[string, string, string]> = [['codec (1 KiB values, 1,000 records/batch, one core)', 'MiB/s (median)', 'records/s (median)']];
+for (const name of codecNames) {
+  const runs = codecRuns.map((run) => run.find((r) => r.name === name)).filter((r) => r !== undefined);
+  codecRows.push([name, median(runs.map((r) => r.mibPerSec)).toFixed(0), median(runs.map((r) => r.recordsPerSec)).toFixed(0)]);
+}
+table(codecRows);
+console.log();
+
+const emulators = await startEmulators();
+try {
+  const suffix = randomBytes(3).toString('hex');
+  const stack = await startStack({ emulators, tableName: `bench-${suffix}`, bucketName: `bench-${suffix}`, port: 0 });
+  const results = new Map<string, Throughput[]>();
+  const record = (t: Throughput) => results.set(t.name, [...(results.get(t.name) ?? []), t]);
+  // Run 0 warms the JIT, the SDK's connection pools and the emulators; it is not counted.
+  for (let run = 0; run <= RUNS; run++) {
+    const topic = `bench-${run}`;
+    await fetch(`${stack.url}/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: topic, partitions: PARTITIONS, configs: { 'max.message.bytes': 4194304 } }) });
+    const measured = [...(await benchProduce(stack, topic, REQUESTS)), ...(await benchFetch(stack, topic)), await benchEmulatorsOnly(stack, REQUESTS)];
+    if (run > 0) measured.forEach(record);
+  }
+  const rows: Array<[string, string, string]> = [['local stack (1 KiB values, 1,000 records/request, 4 partitions)', 'MiB/s (median)', 'records/s (median)']];
+  for (const [name, runs] of results) rows.push([name, median(runs.map((r) => r.mibPerSec)).toFixed(1), median(runs.map((r) => r.recordsPerSec)).toFixed(0)]);
+  table(rows);
+  const produce = median(results.get('produce binary (HTTP, 4 concurrent)')?.map((r) => r.seconds) ?? []);
+  const storage = median(results.get('emulators only: PUT + transaction per request')?.map((r) => r.seconds) ?? []);
+  console.log(`\nbinary produce: ${((storage / produce) * 100).toFixed(0)}% of its time is the emulators' own cost; the server adds ${(((produce - storage) / produce) * 100).toFixed(0)}% (HTTP, validation, CRC, sequencing).`);
+  await stack.server.close();
+} finally {
+  await emulators.stop();
+}

@@ -1,0 +1,12 @@
+import { createHandler } from '../../lib/http/handler.ts';
+import { alterTopicOp, createTopicOp, deleteTopicOp, describeTopicOp, health, listTopicsOp } from '../../lib/http/topics-api.ts';
+
+/** Topic administration and health. */
+export const handler = createHandler('admin', {
+  health,
+  createTopic: createTopicOp,
+  listTopics: listTopicsOp,
+  describeTopic: describeTopicOp,
+  alterTopic: alterTopicOp,
+  deleteTopic: deleteTopicOp,
+});

@@ -1,0 +1,148 @@
+/**
+ * One Record inside a RecordBatch v2 (KIP-98):
+ *
+ *   Record => length:varint attributes:int8 timestampDelta:varlong offsetDelta:varint
+ *             keyLength:varint key:bytes valueLength:varint value:bytes
+ *             headerCount:varint [Header]
+ *   Header => keyLength:varint key:utf8 valueLength:varint value:bytes
+ *
+ * `length` counts the bytes after itself; a length of -1 encodes a null key, value or header
+ * value. Header keys may not be null (Kafka rejects them). Record attributes are unused and
+ * written as 0.
+ */
+import { SluiceError } from '../errors.ts';
+import { type Cursor, readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.ts';
+
+/** A record header; Kafka allows repeated keys and null values. */
+export interface RecordHeader {
+  key: string;
+  value: Buffer | null;
+}
+
+/** A record as a producer hands it to the encoder. */
+export interface BatchRecord {
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: RecordHeader[];
+  /** Milliseconds since the epoch; a safe integer. */
+  timestamp: number;
+}
+
+/** A record read back from a batch, with its absolute offset. */
+export interface DecodedRecord extends BatchRecord {
+  /** baseOffset + offsetDelta; exact up to 2^53. */
+  offset: number;
+}
+
+/** What every record of one batch shares when it is decoded. */
+export interface RecordContext {
+  baseOffset: number;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  /** For a LogAppendTime batch, the batch's maxTimestamp, which replaces every record's timestamp. */
+  logAppendTime: number | null;
+}
+
+// attributes, timestampDelta, offsetDelta, keyLength, valueLength and headerCount: one byte each at least.
+/** The smallest possible encoded record, its length prefix included. */
+export const MIN_RECORD_BYTES = 7;
+
+function sizeOfBytes(bytes: Uint8Array | null): number {
+  return bytes === null ? 1 : sizeOfVarint(bytes.length) + bytes.length;
+}
+
+/** Size of a record's body (everything after its length prefix). */
+export function sizeOfRecordBody(record: BatchRecord, offsetDelta: number, timestampDelta: number): number {
+  let size = 1 + sizeOfVarlong(timestampDelta) + sizeOfVarint(offsetDelta) + sizeOfBytes(record.key) + sizeOfBytes(record.value);
+  const headers = record.headers;
+  size += sizeOfVarint(headers.length);
+  for (let i = 0; i < headers.length; i++) {
+    const header = headers[i]!;
+    const keyBytes = Buffer.byteLength(header.key, 'utf8');
+    size += sizeOfVarint(keyBytes) + keyBytes + sizeOfBytes(header.value);
+  }
+  return size;
+}
+
+function writeBytes(buf: Buffer, pos: number, bytes: Uint8Array | null): number {
+  if (bytes === null) return writeVarint(buf, pos, -1);
+  pos = writeVarint(buf, pos, bytes.length);
+  buf.set(bytes, pos);
+  return pos + bytes.length;
+}
+
+/** Writes one record, length prefix first, at `pos`; `bodySize` comes from sizeOfRecordBody. Returns the end position. */
+export function writeRecord(buf: Buffer, pos: number, record: BatchRecord, offsetDelta: number, timestampDelta: number, bodySize: number): number {
+  pos = writeVarint(buf, pos, bodySize);
+  buf[pos++] = 0;
+  pos = writeVarlong(buf, pos, timestampDelta);
+  pos = writeVarint(buf, pos, offsetDelta);
+  pos = writeBytes(buf, pos, record.key);
+  pos = writeBytes(buf, pos, record.value);
+  const headers = record.headers;
+  pos = writeVarint(buf, pos, headers.length);
+  for (let i = 0; i < headers.length; i++) {
+    const header = headers[i]!;
+    const keyBytes = Buffer.byteLength(header.key, 'utf8');
+    pos = writeVarint(buf, pos, keyBytes);
+    pos += buf.write(header.key, pos, keyBytes, 'utf8');
+    pos = writeBytes(buf, pos, header.value);
+  }
+  return pos;
+}
+
+function corrupt(index: number, message: string): SluiceError {
+  return new SluiceError('CORRUPT_MESSAGE', `record ${index}: ${message}`);
+}
+
+/** Reads a nullable byte field; the view shares memory with `buf`. */
+function readBytes(buf: Buffer, c: Cursor, index: number, field: string): Buffer | null {
+  const length = readVarint(buf, c);
+  if (length === -1) return null;
+  if (length < -1 || length > c.end - c.pos) throw corrupt(index, `${field} length ${length} does not fit in the record`);
+  const start = c.pos;
+  c.pos = start + length;
+  return buf.subarray(start, c.pos);
+}
+
+/**
+ * Reads record number `index` at `c.pos`, advancing past it. Keys, values and header values
+ * are views into `buf`, not copies. Throws CORRUPT_MESSAGE.
+ */
+export function readRecord(buf: Buffer, c: Cursor, context: RecordContext, index: number): DecodedRecord {
+  const bodySize = readVarint(buf, c);
+  if (bodySize < 0 || bodySize > c.end - c.pos) throw corrupt(index, `length ${bodySize} does not fit in the batch`);
+  const outerEnd = c.end;
+  const bodyEnd = c.pos + bodySize;
+  // Fields are read against the record's own end so a bad length cannot spill into the next record.
+  c.end = bodyEnd;
+  if (c.pos >= bodyEnd) throw corrupt(index, 'missing attributes');
+  c.pos++;
+  const timestampDelta = readVarlong(buf, c);
+  const offsetDelta = readVarint(buf, c);
+  if (offsetDelta < 0 || offsetDelta > context.lastOffsetDelta) {
+    throw corrupt(index, `offset delta ${offsetDelta} is outside the batch's [0, ${context.lastOffsetDelta}]`);
+  }
+  const key = readBytes(buf, c, index, 'key');
+  const value = readBytes(buf, c, index, 'value');
+  const headerCount = readVarint(buf, c);
+  // Each header takes at least two bytes; checking first keeps a hostile count from looping long.
+  if (headerCount < 0 || headerCount * 2 > bodyEnd - c.pos) throw corrupt(index, `header count ${headerCount} does not fit in the record`);
+  const headers: RecordHeader[] = [];
+  for (let h = 0; h < headerCount; h++) {
+    const keyLength = readVarint(buf, c);
+    if (keyLength < 0 || keyLength > bodyEnd - c.pos) throw corrupt(index, `header ${h} key length ${keyLength} is invalid`);
+    const headerKey = buf.toString('utf8', c.pos, c.pos + keyLength);
+    c.pos += keyLength;
+    headers.push({ key: headerKey, value: readBytes(buf, c, index, `header ${h} value`) });
+  }
+  if (c.pos !== bodyEnd) throw corrupt(index, `${bodyEnd - c.pos} unread bytes at the end of the record`);
+  c.end = outerEnd;
+
+  let timestamp = context.logAppendTime;
+  if (timestamp === null) {
+    timestamp = context.baseTimestamp + timestampDelta;
+    if (!Number.isSafeInteger(timestamp)) throw corrupt(index, 'timestamp is outside the safe integer range');
+  }
+  return { offset: context.baseOffset + offsetDelta, timestamp, key, value, headers };
+}

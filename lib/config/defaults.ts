@@ -1,0 +1,64 @@
+/**
+ * Every default and limit in one place. Where Kafka has a default, this is Kafka's
+ * (topic configs from Kafka's TopicConfig / LogConfig); where AWS imposes a limit, the
+ * comment names it.
+ */
+
+/** Topic-level config defaults, as Kafka's broker applies them to a new topic. */
+export const TOPIC_CONFIG_DEFAULTS = {
+  /** Kafka `retention.ms`: 7 days. -1 keeps records forever. */
+  'retention.ms': 604_800_000,
+  /** Kafka `retention.bytes`: no size limit per partition. */
+  'retention.bytes': -1,
+  /** Kafka `max.message.bytes`: 1 MiB plus the 12-byte batch overhead (1048588). */
+  'max.message.bytes': 1_048_588,
+  /** Kafka `cleanup.policy`. */
+  'cleanup.policy': 'delete',
+  /** Kafka `message.timestamp.type`. */
+  'message.timestamp.type': 'CreateTime',
+} as const;
+
+export const LIMITS = {
+  /** Kafka allows far more, but one topic's heads must stay cheap to list and describe. */
+  maxPartitions: 1000,
+  /** Kafka's topic name length limit (249: the longest name that fits a file name with suffixes). */
+  maxTopicNameLength: 249,
+  /**
+   * Largest `max.message.bytes` a topic may set. Lambda's synchronous payload limit is 6 MB
+   * and API Gateway base64-encodes binary bodies (×4/3), so one batch must fit in ~4 MiB for
+   * a fetch to always return at least one whole batch.
+   */
+  maxMessageBytesCap: 4 * 1024 * 1024,
+  /** Largest produce request body (raw bytes) we accept; Lambda's 6 MB request limit minus base64. */
+  maxRequestBytes: 4 * 1024 * 1024 + 512 * 1024,
+  /** Records in one JSON produce request. */
+  maxRecordsPerRequest: 10_000,
+  /** Default bytes per fetch, as Kafka's `max.partition.fetch.bytes` (1 MiB). */
+  defaultFetchMaxBytes: 1_048_576,
+  /** Ceiling on a fetch response body before encoding; keeps any response under Lambda's 6 MB. */
+  maxFetchResponseBytes: 4 * 1024 * 1024,
+  /** Default and ceiling on records in one JSON fetch. */
+  defaultFetchMaxRecords: 500,
+  maxFetchMaxRecords: 10_000,
+  /** Long-poll ceiling (the API Gateway integration timeout is 30 s). */
+  maxWaitMs: 20_000,
+  /** How often a long poll re-reads the partition head. */
+  longPollIntervalMs: 100,
+  /** Index entries read per fetch query; a fetch never needs more than its byte budget's worth. */
+  fetchIndexPageSize: 100,
+  /** DynamoDB TransactWriteItems holds at most 100 items; each partition uses two. */
+  maxPartitionsPerCommit: 50,
+} as const;
+
+export const SEQUENCER = {
+  /** Attempts at the conditional commit before answering a retriable 429. */
+  maxAttempts: 12,
+  /** Backoff base and cap for lost races (full jitter). */
+  backoffBaseMs: 10,
+  backoffCapMs: 500,
+  /** Retry-After sent with THROTTLING_QUOTA_EXCEEDED. */
+  retryAfterSeconds: 1,
+} as const;
+
+/** Bytes cached from immutable segment objects across warm invocations. */
+export const SEGMENT_CACHE_BYTES = 64 * 1024 * 1024;

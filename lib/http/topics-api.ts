@@ -1,0 +1,58 @@
+import { z } from 'zod';
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { alterTopic, createTopic, deleteTopic, describeTopic, listTopics } from '../log/topics.ts';
+import { configStrings } from '../log/topic-config.ts';
+import { validateTopicName } from '../log/topic-name.ts';
+import type { Storage } from '../storage/clients.ts';
+import { jsonBody, pathParameter, type HttpRequest } from './request.ts';
+import { json, type HttpResponse } from './response.ts';
+import { parseWith } from './validation.ts';
+
+// Values are checked by lib/log (topic-name.ts, topic-config.ts) so that each rule has one
+// home and one error name; the schemas only fix the body's shape.
+const createSchema = z.strictObject({ name: z.unknown(), partitions: z.unknown().optional(), configs: z.unknown().optional() });
+const alterSchema = z.strictObject({ partitions: z.unknown().optional(), configs: z.unknown().optional() });
+
+/** GET /v1/health: 200 once both stores answer. */
+export async function health(_request: HttpRequest, storage: Storage): Promise<HttpResponse> {
+  await Promise.all([
+    storage.s3.send(new HeadBucketCommand({ Bucket: storage.env.bucketName })),
+    storage.ddb.send(new DescribeTableCommand({ TableName: storage.env.tableName })),
+  ]);
+  return json(200, { status: 'ok' });
+}
+
+/** POST /v1/topics */
+export async function createTopicOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
+  const body = parseWith(createSchema, jsonBody(request));
+  const topic = await createTopic(storage, { name: body.name, partitions: body.partitions ?? 1, configs: body.configs });
+  // A new topic's partitions are all empty; no need to read heads back.
+  const partitions = Array.from({ length: topic.partitions }, (_, partition) => ({ partition, logStartOffset: 0, highWatermark: 0, bytes: 0, segments: 0 }));
+  return json(201, { name: topic.name, topicId: topic.topicId, partitions, configs: configStrings(topic.configs) });
+}
+
+/** GET /v1/topics */
+export async function listTopicsOp(_request: HttpRequest, storage: Storage): Promise<HttpResponse> {
+  const topics = await listTopics(storage);
+  return json(200, { topics: topics.map((t) => ({ name: t.name, partitions: t.partitions })) });
+}
+
+/** GET /v1/topics/{topic} */
+export async function describeTopicOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
+  return json(200, await describeTopic(storage, validateTopicName(pathParameter(request, 'topic'))));
+}
+
+/** PATCH /v1/topics/{topic} */
+export async function alterTopicOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
+  const name = validateTopicName(pathParameter(request, 'topic'));
+  const body = parseWith(alterSchema, jsonBody(request));
+  return json(200, await alterTopic(storage, name, body));
+}
+
+/** DELETE /v1/topics/{topic} */
+export async function deleteTopicOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
+  await deleteTopic(storage, validateTopicName(pathParameter(request, 'topic')));
+  return { status: 204 };
+}
+

@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { LIMITS } from '../config/defaults.ts';
+import { stampLogAppendTime, type BatchHeader } from '../codec/record-batch.ts';
+import type { Storage } from '../storage/clients.ts';
+import { partitionPrefix, type TopicItem } from '../storage/schema.ts';
+import { commitSegments, type SegmentDraft } from './sequencer.ts';
+
+/** Verified RecordBatch v2 bytes bound for one partition, in the order they were sent. */
+export interface PartitionBatches {
+  partition: number;
+  batches: Array<{ bytes: Buffer; header: BatchHeader }>;
+}
+
+/** Where one partition's batches landed. */
+export interface AppendedPartition {
+  partition: number;
+  /** Base offset of each batch, in request order. */
+  batchBaseOffsets: number[];
+  /** Set when the topic stamps LogAppendTime. */
+  logAppendTimeMs?: number;
+}
+
+/** Test seams for crash injection between the steps of an append. */
+export interface AppendHooks {
+  afterObjectsWritten?: () => Promise<void>;
+}
+
+/** Offsets a batch consumes: Kafka counts lastOffsetDelta + 1 even when compaction left gaps. */
+function offsetsOf(header: BatchHeader): number {
+  return header.lastOffsetDelta + 1;
+}
+
+/**
+ * Appends verified batches: one immutable object per partition first, then one
+ * conditional commit of offsets, and only then a result the caller may acknowledge.
+ */
+export async function appendBatches(storage: Storage, topic: TopicItem, parts: readonly PartitionBatches[], hooks: AppendHooks = {}): Promise<AppendedPartition[]> {
+  const logAppendTimeMs = topic.configs['message.timestamp.type'] === 'LogAppendTime' ? Date.now() : undefined;
+  const drafts: SegmentDraft[] = await Promise.all(
+    parts.map(async (part) => {
+      if (logAppendTimeMs !== undefined) for (const b of part.batches) stampLogAppendTime(b.bytes, 0, logAppendTimeMs);
+      const body = part.batches.length === 1 ? (part.batches[0] as { bytes: Buffer }).bytes : Buffer.concat(part.batches.map((b) => b.bytes));
+      const objectKey = `${partitionPrefix(topic.name, part.partition, topic.topicId)}${Date.now().toString().padStart(15, '0')}-${randomUUID()}.kafka`;
+      await storage.s3.send(
+        new PutObjectCommand({ Bucket: storage.env.bucketName, Key: objectKey, Body: body, ContentType: 'application/vnd.kafka.record-batch' }),
+      );
+      return {
+        partition: part.partition,
+        objectKey,
+        byteStart: 0,
+        byteLength: body.length,
+        offsetCount: part.batches.reduce((n, b) => n + offsetsOf(b.header), 0),
+        recordCount: part.batches.reduce((n, b) => n + b.header.recordCount, 0),
+        batchCount: part.batches.length,
+        maxTimestamp: logAppendTimeMs ?? Math.max(...part.batches.map((b) => b.header.maxTimestamp)),
+      };
+    }),
+  );
+  await hooks.afterObjectsWritten?.();
+  const results: AppendedPartition[] = [];
+  // One transaction holds at most 100 items (two per partition); wider requests commit in groups.
+  for (let i = 0; i < drafts.length; i += LIMITS.maxPartitionsPerCommit) {
+    const group = drafts.slice(i, i + LIMITS.maxPartitionsPerCommit);
+    const bases = await commitSegments(storage, topic.topicId, group);
+    group.forEach((draft, j) => {
+      const part = parts[i + j] as PartitionBatches;
+      let next = bases[j] as number;
+      const batchBaseOffsets = part.batches.map((b) => {
+        const base = next;
+        next += offsetsOf(b.header);
+        return base;
+      });
+      results.push({ partition: draft.partition, batchBaseOffsets, ...(logAppendTimeMs === undefined ? {} : { logAppendTimeMs }) });
+    });
+  }
+  return results;
+}

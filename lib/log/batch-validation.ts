@@ -1,0 +1,47 @@
+import { decodeRecordBatch, splitBatches } from '../codec/record-batch.ts';
+import type { Frame } from '../codec/framing.ts';
+import { SluiceError } from '../errors.ts';
+import type { TopicItem } from '../storage/schema.ts';
+import type { PartitionBatches } from './append.ts';
+import { checkPartition } from './topics.ts';
+
+/**
+ * Checks producer-sent batches the way Kafka's LogValidator does before anything is
+ * written: one whole v2 batch per frame with a good CRC, within max.message.bytes, not a
+ * transactional or control batch (Sluice has no transactions), and records whose offset
+ * deltas run 0..n-1. Bytes are kept exactly as sent; nothing is re-encoded.
+ * Returns the batches grouped by partition, in request order.
+ */
+export async function validateFrames(topic: TopicItem, frames: readonly Frame[]): Promise<{ parts: PartitionBatches[]; order: Array<{ partition: number; batch: number }> }> {
+  if (frames.length === 0) throw new SluiceError('INVALID_REQUEST', 'The request holds no batches');
+  const maxBytes = topic.configs['max.message.bytes'];
+  const byPartition = new Map<number, PartitionBatches>();
+  const order: Array<{ partition: number; batch: number }> = [];
+  for (const [i, frame] of frames.entries()) {
+    checkPartition(topic, frame.partition);
+    const split = splitBatches(frame.batch);
+    if (split.length !== 1) throw new SluiceError('CORRUPT_MESSAGE', `Frame ${i} holds ${split.length} batches; each frame carries exactly one RecordBatch`);
+    const { header } = split[0] as (typeof split)[number];
+    if (header.sizeBytes > maxBytes) {
+      throw new SluiceError('MESSAGE_TOO_LARGE', `Batch in frame ${i} is ${header.sizeBytes} bytes; the topic's max.message.bytes is ${maxBytes}`);
+    }
+    if (header.isTransactional || header.isControl) throw new SluiceError('INVALID_RECORD', `Batch in frame ${i} is transactional or a control batch; Sluice does not support transactions`);
+    if (header.recordCount < 1 || header.lastOffsetDelta !== header.recordCount - 1) {
+      throw new SluiceError('INVALID_RECORD', `Batch in frame ${i} has ${header.recordCount} records but lastOffsetDelta ${header.lastOffsetDelta}; a producer batch has deltas 0..n-1`);
+    }
+    const { records } = await decodeRecordBatch(frame.batch);
+    if (records.length !== header.recordCount || records.some((r, j) => r.offset !== header.baseOffset + j)) {
+      throw new SluiceError('INVALID_RECORD', `Batch in frame ${i} has records whose offset deltas are not 0..${header.recordCount - 1}`);
+    }
+    // A private copy: the batch may be stamped with LogAppendTime in place.
+    const bytes = Buffer.from(frame.batch);
+    let part = byPartition.get(frame.partition);
+    if (part === undefined) {
+      part = { partition: frame.partition, batches: [] };
+      byPartition.set(frame.partition, part);
+    }
+    part.batches.push({ bytes, header });
+    order.push({ partition: frame.partition, batch: part.batches.length - 1 });
+  }
+  return { parts: [...byPartition.values()], order };
+}

@@ -1,0 +1,121 @@
+import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { LIMITS } from '../config/defaults.ts';
+import { readBatchHeader, setBaseOffset, type BatchHeader } from '../codec/record-batch.ts';
+import { SluiceError } from '../errors.ts';
+import { sleep } from '../retry.ts';
+import type { Storage } from '../storage/clients.ts';
+import { HEAD_SK, indexSk, partitionPk, type HeadItem, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
+import { MissingObjectError, readObjectRange } from '../storage/segment-cache.ts';
+import { headState, type PartitionState } from './topics.ts';
+
+/** One stored batch as a fetch returns it: a private copy with its real base offset. */
+export interface FetchedBatch {
+  baseOffset: number;
+  lastOffset: number;
+  bytes: Buffer;
+  header: BatchHeader;
+}
+
+export interface ReadResult {
+  batches: FetchedBatch[];
+  highWatermark: number;
+  logStartOffset: number;
+}
+
+export interface ReadOptions {
+  /** Byte budget; the first batch is returned whole even when larger (Kafka's KIP-74 rule). */
+  maxBytes: number;
+}
+
+/** OFFSET_OUT_OF_RANGE carrying both bounds, so a consumer can reset without another call. */
+export function offsetOutOfRange(offset: number, state: { logStartOffset: number; highWatermark: number }, why = ''): SluiceError {
+  return new SluiceError('OFFSET_OUT_OF_RANGE', `Offset ${offset} is outside the partition's range [${state.logStartOffset}, ${state.highWatermark}]${why}`, {
+    details: { logStartOffset: state.logStartOffset, highWatermark: state.highWatermark },
+  });
+}
+
+async function readHead(storage: Storage, pk: string): Promise<HeadItem | undefined> {
+  const result = await storage.ddb.send(new GetCommand({ TableName: storage.env.tableName, Key: { pk, sk: HEAD_SK }, ConsistentRead: true }));
+  return result.Item as HeadItem | undefined;
+}
+
+/** The partition's offsets right now. */
+export async function readPartitionState(storage: Storage, topic: TopicItem, partition: number): Promise<PartitionState> {
+  return headState(partition, await readHead(storage, partitionPk(topic.topicId, partition)));
+}
+
+/**
+ * Reads whole batches from `offset` on: one consistent Query of the index (entries sort by
+ * last offset, so the first one returned holds `offset`) alongside one read of the head,
+ * then byte-range GETs of the objects, which are cached because they never change.
+ */
+export async function readPartition(storage: Storage, topic: TopicItem, partition: number, offset: number, options: ReadOptions): Promise<ReadResult> {
+  const pk = partitionPk(topic.topicId, partition);
+  const [head, page] = await Promise.all([
+    readHead(storage, pk),
+    storage.ddb.send(
+      new QueryCommand({
+        TableName: storage.env.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: { ':pk': pk, ':from': indexSk(offset), ':to': 'S#~' },
+        ConsistentRead: true,
+        Limit: LIMITS.fetchIndexPageSize,
+      }),
+    ),
+  ]);
+  const state = headState(partition, head);
+  if (offset < state.logStartOffset || offset > state.highWatermark) throw offsetOutOfRange(offset, state);
+  const bounds = { highWatermark: state.highWatermark, logStartOffset: state.logStartOffset };
+  // The query may see commits newer than the head it ran beside; those wait for the next fetch.
+  const entries = ((page.Items ?? []) as IndexEntryItem[]).filter((e) => e.lastOffset < state.highWatermark && e.lastOffset >= offset);
+  const maxBytes = Math.min(options.maxBytes, LIMITS.maxFetchResponseBytes);
+  const chosen: IndexEntryItem[] = [];
+  let planned = 0;
+  for (const entry of entries) {
+    if (chosen.length > 0 && planned + entry.byteLength > maxBytes) break;
+    chosen.push(entry);
+    planned += entry.byteLength;
+  }
+  let ranges: Buffer[];
+  try {
+    ranges = await Promise.all(chosen.map((e) => readObjectRange(storage, e.objectKey, e.byteStart, e.byteLength)));
+  } catch (error) {
+    if (error instanceof MissingObjectError) throw offsetOutOfRange(offset, state, ': its segment has been removed by retention');
+    throw error;
+  }
+  const batches: FetchedBatch[] = [];
+  let used = 0;
+  collect: for (const [i, entry] of chosen.entries()) {
+    const range = ranges[i] as Buffer;
+    let base = entry.baseOffset;
+    for (let position = 0; position < range.length; ) {
+      const header = readBatchHeader(range, position);
+      const batchStart = position;
+      const batchBase = base;
+      const lastOffset = batchBase + header.lastOffsetDelta;
+      base = lastOffset + 1;
+      position += header.sizeBytes;
+      if (lastOffset < offset) continue;
+      if (batches.length > 0 && used + header.sizeBytes > maxBytes) break collect;
+      const bytes = Buffer.from(range.subarray(batchStart, batchStart + header.sizeBytes));
+      setBaseOffset(bytes, 0, batchBase);
+      batches.push({ baseOffset: batchBase, lastOffset, bytes, header: { ...header, baseOffset: batchBase } });
+      used += header.sizeBytes;
+    }
+  }
+  return { batches, ...bounds };
+}
+
+/**
+ * Long poll: waits up to `waitMs` for the high watermark to pass `offset`, re-reading only
+ * the head (cheap) every LIMITS.longPollIntervalMs.
+ */
+export async function waitForData(storage: Storage, topic: TopicItem, partition: number, offset: number, waitMs: number): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  const pk = partitionPk(topic.topicId, partition);
+  while (Date.now() < deadline) {
+    const state = headState(partition, await readHead(storage, pk));
+    if (state.highWatermark > offset || offset < state.logStartOffset) return;
+    await sleep(Math.min(LIMITS.longPollIntervalMs, Math.max(0, deadline - Date.now())));
+  }
+}

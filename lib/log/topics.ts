@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { SluiceError } from '../errors.ts';
+import type { Storage } from '../storage/clients.ts';
+import { isConditionFailure, itemDoesNotExist } from '../storage/conditions.ts';
+import { HEAD_SK, TOPICS_PK, partitionPk, topicSk, type HeadItem, type TopicItem } from '../storage/schema.ts';
+import { applyTopicConfigs, configStrings, topicConfigsFrom, type TopicConfigStrings } from './topic-config.ts';
+import { validatePartitionCount, validateTopicName } from './topic-name.ts';
+import { purgeTopicData } from './purge.ts';
+
+/** A partition's public state, as `GET /v1/topics/{topic}` shows it. */
+export interface PartitionState {
+  partition: number;
+  logStartOffset: number;
+  highWatermark: number;
+  bytes: number;
+  segments: number;
+}
+
+export interface TopicDescription {
+  name: string;
+  topicId: string;
+  partitions: PartitionState[];
+  configs: TopicConfigStrings;
+}
+
+export interface CreateTopicInput {
+  name: unknown;
+  partitions: unknown;
+  configs?: unknown;
+}
+
+function unknownTopic(name: string): SluiceError {
+  return new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${JSON.stringify(name)} does not exist`);
+}
+
+/** Creates a topic; TOPIC_ALREADY_EXISTS if the name is taken. */
+export async function createTopic(storage: Storage, input: CreateTopicInput): Promise<TopicItem> {
+  const name = validateTopicName(input.name);
+  const partitions = validatePartitionCount(input.partitions);
+  const configs = topicConfigsFrom(input.configs);
+  const item: TopicItem = { pk: TOPICS_PK, sk: topicSk(name), name, topicId: randomUUID(), partitions, configs, createdAtMs: Date.now() };
+  try {
+    await storage.ddb.send(new PutCommand({ TableName: storage.env.tableName, Item: item, ConditionExpression: itemDoesNotExist }));
+  } catch (error) {
+    if (isConditionFailure(error)) throw new SluiceError('TOPIC_ALREADY_EXISTS', `Topic ${JSON.stringify(name)} already exists`);
+    throw error;
+  }
+  return item;
+}
+
+/** Every topic, ordered by name. */
+export async function listTopics(storage: Storage): Promise<TopicItem[]> {
+  const topics: TopicItem[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await storage.ddb.send(
+      new QueryCommand({
+        TableName: storage.env.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': TOPICS_PK },
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    topics.push(...((page.Items ?? []) as TopicItem[]));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return topics;
+}
+
+/** A topic's metadata; UNKNOWN_TOPIC_OR_PARTITION if absent. */
+export async function getTopic(storage: Storage, name: string): Promise<TopicItem> {
+  const result = await storage.ddb.send(
+    new GetCommand({ TableName: storage.env.tableName, Key: { pk: TOPICS_PK, sk: topicSk(name) }, ConsistentRead: true }),
+  );
+  if (result.Item === undefined) throw unknownTopic(name);
+  return result.Item as TopicItem;
+}
+
+/** Validates that `partition` exists in `topic`. */
+export function checkPartition(topic: TopicItem, partition: number): void {
+  if (!Number.isInteger(partition) || partition < 0 || partition >= topic.partitions) {
+    throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${JSON.stringify(topic.name)} has partitions 0..${topic.partitions - 1}; partition ${partition} does not exist`);
+  }
+}
+
+/** An absent head is an empty partition: nothing appended yet. */
+export function headState(partition: number, head: HeadItem | undefined): PartitionState {
+  return {
+    partition,
+    logStartOffset: head?.logStartOffset ?? 0,
+    highWatermark: head?.nextOffset ?? 0,
+    bytes: head?.bytes ?? 0,
+    segments: head?.segments ?? 0,
+  };
+}
+
+/** The heads of every partition of `topic`, read consistently in batches of 100 keys. */
+export async function readHeads(storage: Storage, topic: TopicItem): Promise<PartitionState[]> {
+  const byPk = new Map<string, HeadItem>();
+  const keys = Array.from({ length: topic.partitions }, (_, p) => ({ pk: partitionPk(topic.topicId, p), sk: HEAD_SK }));
+  for (let i = 0; i < keys.length; i += 100) {
+    let pending: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
+      [storage.env.tableName]: { Keys: keys.slice(i, i + 100), ConsistentRead: true },
+    };
+    while (pending !== undefined && Object.keys(pending).length > 0) {
+      const result = await storage.ddb.send(new BatchGetCommand({ RequestItems: pending }));
+      for (const item of result.Responses?.[storage.env.tableName] ?? []) byPk.set(String(item.pk), item as HeadItem);
+      pending = result.UnprocessedKeys as typeof pending;
+    }
+  }
+  return keys.map((key, p) => headState(p, byPk.get(key.pk)));
+}
+
+/** Name, configs and per-partition offsets and sizes. */
+export async function describeTopic(storage: Storage, name: string): Promise<TopicDescription> {
+  const topic = await getTopic(storage, name);
+  return describe(topic, await readHeads(storage, topic));
+}
+
+function describe(topic: TopicItem, partitions: PartitionState[]): TopicDescription {
+  return { name: topic.name, topicId: topic.topicId, partitions, configs: configStrings(topic.configs) };
+}
+
+export interface AlterTopicInput {
+  partitions?: unknown;
+  configs?: unknown;
+}
+
+/** Raises the partition count (never lowers it) and changes configs, conditional on the item read. */
+export async function alterTopic(storage: Storage, name: string, input: AlterTopicInput): Promise<TopicDescription> {
+  const current = await getTopic(storage, name);
+  let partitions = current.partitions;
+  if (input.partitions !== undefined) {
+    partitions = validatePartitionCount(input.partitions);
+    if (partitions < current.partitions) {
+      throw new SluiceError('INVALID_PARTITIONS', `Topic ${JSON.stringify(name)} has ${current.partitions} partitions; the count can only be increased, not lowered to ${partitions}`);
+    }
+  }
+  const configs = applyTopicConfigs(current.configs, input.configs);
+  try {
+    await storage.ddb.send(
+      new UpdateCommand({
+        TableName: storage.env.tableName,
+        Key: { pk: TOPICS_PK, sk: topicSk(name) },
+        UpdateExpression: 'SET #partitions = :partitions, configs = :configs',
+        // Another alter or a delete-and-recreate in between: let the caller retry on fresh state.
+        ConditionExpression: 'topicId = :topicId AND #partitions = :read',
+        ExpressionAttributeNames: { '#partitions': 'partitions' },
+        ExpressionAttributeValues: { ':partitions': partitions, ':configs': configs, ':topicId': current.topicId, ':read': current.partitions },
+      }),
+    );
+  } catch (error) {
+    if (isConditionFailure(error)) throw new SluiceError('CONCURRENT_TRANSACTIONS', `Topic ${JSON.stringify(name)} changed while it was being altered; retry`, { retryAfterSeconds: 1 });
+    throw error;
+  }
+  return describeTopic(storage, name);
+}
+
+/** Deletes a topic: the name is free at once; its index entries, then its objects, go next. */
+export async function deleteTopic(storage: Storage, name: string): Promise<void> {
+  const topic = await getTopic(storage, name);
+  try {
+    await storage.ddb.send(
+      new DeleteCommand({
+        TableName: storage.env.tableName,
+        Key: { pk: TOPICS_PK, sk: topicSk(name) },
+        ConditionExpression: 'topicId = :topicId',
+        ExpressionAttributeValues: { ':topicId': topic.topicId },
+      }),
+    );
+  } catch (error) {
+    if (isConditionFailure(error)) throw unknownTopic(name);
+    throw error;
+  }
+  await purgeTopicData(storage, topic);
+}

@@ -1,0 +1,111 @@
+/**
+ * The local emulators: DynamoDB Local (AWS's own jar, shipped in the npm package
+ * amplify-dynamodb-simulator) on the machine's Java, and s3rver. Both listen on loopback
+ * only. Used by `npm start` and by the test suite, which starts them on free ports.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import S3rver from 's3rver';
+
+const require = createRequire(import.meta.url);
+
+export interface Emulators {
+  readonly dynamoEndpoint: string;
+  readonly s3Endpoint: string;
+  /** Stops both; resolves when the Java process has exited. */
+  stop(): Promise<void>;
+}
+
+export interface EmulatorOptions {
+  /** Keep data here; in memory when undefined. */
+  dataDir?: string;
+  dynamoPort?: number;
+  s3Port?: number;
+}
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Thrown when Java is missing, with the one line a user needs. */
+export class JavaMissingError extends Error {}
+
+function checkJava(): void {
+  const probe = spawnSync('java', ['-version'], { stdio: 'ignore' });
+  if (probe.error !== undefined || probe.status !== 0) {
+    throw new JavaMissingError('DynamoDB Local needs Java 17 or later: install it (e.g. `apt-get install openjdk-17-jre-headless` or `brew install openjdk@17`) and make sure `java` is on PATH.');
+  }
+}
+
+async function waitForDynamo(endpoint: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode}`);
+      try {
+        await client.send(new ListTablesCommand({}));
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new Error(`DynamoDB Local did not answer on ${endpoint} within ${timeoutMs} ms`);
+  } finally {
+    client.destroy();
+  }
+}
+
+/** Starts DynamoDB Local and s3rver; rejects (after cleaning up) if either fails. */
+export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
+  checkJava();
+  const jar = require.resolve('amplify-dynamodb-simulator/emulator/DynamoDBLocal.jar');
+  const dynamoPort = options.dynamoPort ?? (await freePort());
+  const s3Port = options.s3Port ?? (await freePort());
+  const storage = options.dataDir === undefined ? ['-inMemory'] : ['-dbPath', join(options.dataDir, 'dynamodb')];
+  if (options.dataDir !== undefined) mkdirSync(join(options.dataDir, 'dynamodb'), { recursive: true });
+  const java = spawn(
+    'java',
+    [`-Djava.library.path=${join(dirname(jar), 'DynamoDBLocal_lib')}`, '-Xmx1g', '-jar', jar, '-port', String(dynamoPort), '-sharedDb', ...storage],
+    // DynamoDB Local writes a metadata file into its working directory; keep it out of the repo.
+    { stdio: ['ignore', 'ignore', 'pipe'], cwd: options.dataDir ?? tmpdir() },
+  );
+  let javaErr = '';
+  java.stderr?.on('data', (chunk: Buffer) => (javaErr += chunk.toString()));
+  const javaExited = new Promise<void>((resolve) => java.once('exit', () => resolve()));
+  // A parent that dies without calling stop() must not leave Java behind.
+  const killJava = () => java.kill('SIGKILL');
+  process.once('exit', killJava);
+  const s3Dir = options.dataDir === undefined ? join(tmpdir(), `sluice-s3-${process.pid}-${s3Port}`) : join(options.dataDir, 's3');
+  mkdirSync(s3Dir, { recursive: true });
+  const s3 = new S3rver({ port: s3Port, address: '127.0.0.1', directory: s3Dir, silent: true, resetOnClose: options.dataDir === undefined });
+  const stop = async () => {
+    process.removeListener('exit', killJava);
+    java.kill('SIGTERM');
+    const timer = setTimeout(() => java.kill('SIGKILL'), 5_000);
+    await Promise.allSettled([javaExited, s3.close()]);
+    clearTimeout(timer);
+  };
+  try {
+    const dynamoEndpoint = `http://127.0.0.1:${dynamoPort}`;
+    await Promise.all([waitForDynamo(dynamoEndpoint, java).catch((e: Error) => Promise.reject(new Error(`${e.message}\n${javaErr}`))), s3.run()]);
+    return { dynamoEndpoint, s3Endpoint: `http://127.0.0.1:${s3Port}`, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * The local API Gateway: turns each HTTP request into the payload-format-2.0 event API
+ * Gateway would send, routed by the same route table as the CDK stack, and calls the same
+ * handler modules Lambda runs.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { LIMITS } from '../lib/config/defaults.ts';
+import { SluiceError } from '../lib/errors.ts';
+import type { LambdaHandler } from '../lib/http/handler.ts';
+import { errorResponse, render } from '../lib/http/response.ts';
+import { matchRoute, routeKey, type FunctionName } from '../lib/http/routes.ts';
+
+export type Handlers = Record<FunctionName, LambdaHandler>;
+
+/** API Gateway passes text bodies through and base64-encodes the rest. */
+function isTextual(contentType: string): boolean {
+  return /^(text\/|application\/(json|x-www-form-urlencoded|xml))/i.test(contentType);
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    // Lambda would refuse the payload; refuse early rather than buffer without bound.
+    if (size > LIMITS.maxRequestBytes * 2) throw new SluiceError('MESSAGE_TOO_LARGE', `Request body exceeds ${LIMITS.maxRequestBytes} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function toEvent(req: IncomingMessage, url: URL, body: Buffer, key: string, pathParameters: Record<string, string>): APIGatewayProxyEventV2 {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  const query: Record<string, string> = {};
+  // API Gateway joins repeated query parameters with commas.
+  for (const [name, value] of url.searchParams) query[name] = query[name] === undefined ? value : `${query[name]},${value}`;
+  const text = isTextual(headers['content-type'] ?? '');
+  const now = new Date();
+  return {
+    version: '2.0',
+    routeKey: key,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    ...(Object.keys(pathParameters).length > 0 ? { pathParameters } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'local',
+      http: { method: req.method ?? 'GET', path: url.pathname, protocol: `HTTP/${req.httpVersion}`, sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      requestId: randomUUID(),
+      routeKey: key,
+      stage: '$default',
+      time: now.toISOString(),
+      timeEpoch: now.getTime(),
+    },
+    ...(body.length > 0 ? { body: text ? body.toString('utf8') : body.toString('base64') } : {}),
+    isBase64Encoded: body.length > 0 && !text,
+  };
+}
+
+function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
+  const body = result.body === undefined ? Buffer.alloc(0) : Buffer.from(result.body, result.isBase64Encoded === true ? 'base64' : 'utf8');
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(result.headers ?? {})) headers[name] = String(value);
+  res.writeHead(result.statusCode ?? 200, { ...headers, 'content-length': String(body.length) });
+  res.end(body);
+}
+
+async function handle(handlers: Handlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const body = await readBody(req);
+    const match = matchRoute(req.method ?? 'GET', url.pathname);
+    if (match.kind === 'not-found') throw new SluiceError('NOT_FOUND', `No route for ${req.method} ${url.pathname}`);
+    if (match.kind === 'method-not-allowed') throw new SluiceError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}; allowed: ${match.allowed.join(', ')}`);
+    const event = toEvent(req, url, body, routeKey(match.route), match.pathParameters);
+    send(res, await handlers[match.route.function](event));
+  } catch (error) {
+    send(res, render(errorResponse(error)));
+  }
+}
+
+export interface LocalServer {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serves the API on 127.0.0.1:`port` (0 for any free port). */
+export async function startServer(handlers: Handlers, port: number, host = '127.0.0.1'): Promise<LocalServer> {
+  const server: Server = createServer((req, res) => void handle(handlers, req, res));
+  // Long polls hold a request for up to 20 s; keep-alive sockets must outlive them.
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address !== null ? address.port : port;
+  return {
+    url: `http://${host}:${actualPort}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,148 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { LocalStack } from '../../local/stack.ts';
+import { BATCHES_MEDIA_TYPE, encodeFrames } from '../../lib/codec/framing.ts';
+import { encodeRecordBatch } from '../../lib/codec/record-batch.ts';
+import { isErrorName } from '../../lib/errors.ts';
+import { api, startTestStack } from '../support/stack.ts';
+
+let stack: LocalStack;
+let validBatch: Buffer;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  await api(stack.url, 'POST', '/v1/topics', { name: 'fuzz', partitions: 2, configs: { 'max.message.bytes': '2048' } });
+  await api(stack.url, 'POST', '/v1/topics/fuzz/records', { records: [{ key: 'k', value: 'seed' }] });
+  validBatch = await encodeRecordBatch([{ key: Buffer.from('k'), value: Buffer.from('v'), headers: [], timestamp: 1 }]);
+});
+afterAll(async () => {
+  await stack?.server.close();
+});
+
+/** Everything stored: every table item and every object key. A rejected request changes neither. */
+async function snapshot(): Promise<string> {
+  const items = await stack.storage.ddb.send(new ScanCommand({ TableName: stack.storage.env.tableName, ConsistentRead: true }));
+  const objects = await stack.storage.s3.send(new ListObjectsV2Command({ Bucket: stack.storage.env.bucketName }));
+  const rows = (items.Items ?? []).map((i) => JSON.stringify(i)).sort();
+  const keys = (objects.Contents ?? []).map((o) => o.Key).sort();
+  return JSON.stringify({ rows, keys });
+}
+
+interface Attempt {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: Uint8Array | string;
+}
+
+async function send(attempt: Attempt): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(`${stack.url}${attempt.path}`, { method: attempt.method, headers: attempt.headers, ...(attempt.body === undefined ? {} : { body: attempt.body as NonNullable<RequestInit['body']> }) });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // leave as text: the assertion below will fail on it
+  }
+  return { status: response.status, body };
+}
+
+const jsonish = fc.jsonValue({ maxDepth: 3 });
+const contentType = fc.constantFrom('application/json', 'text/plain', BATCHES_MEDIA_TYPE, '', 'application/json; charset=utf-8', 'application/x-www-form-urlencoded', 'application/octet-stream');
+const topicSegment = fc.oneof(fc.constant('fuzz'), fc.constant('..'), fc.string({ maxLength: 300 }).map(encodeURIComponent), fc.constant('nope'), fc.constant('%E0%A4%A'));
+const queryValue = fc.oneof(fc.constant(''), fc.integer({ min: -5, max: 5 }).map(String), fc.string({ maxLength: 12 }).map(encodeURIComponent), fc.constant('1e3'), fc.constant('99999999999999999999'), fc.constant('NaN'));
+
+const badProduceBody = fc.oneof(
+  jsonish.map((v) => JSON.stringify(v)),
+  // Every record names a partition the topic lacks (or no integer at all), so no variant is valid.
+  fc
+    .record(
+      {
+        records: fc.array(fc.record({ key: jsonish, value: jsonish, partition: fc.oneof(fc.integer({ min: -3, max: -1 }), fc.integer({ min: 2, max: 5 }), fc.string()), headers: jsonish, timestamp: jsonish }, { requiredKeys: ['partition'] }), { maxLength: 3 }),
+        valueEncoding: fc.oneof(fc.constant('base64'), fc.string()),
+        keyEncoding: jsonish,
+      },
+      { requiredKeys: ['records'] },
+    )
+    .map((v) => JSON.stringify(v)),
+  fc.string({ maxLength: 200 }),
+);
+
+const produceAttempt: fc.Arbitrary<Attempt> = fc.record({
+  method: fc.constant('POST'),
+  path: topicSegment.map((t) => `/v1/topics/${t}/records`),
+  headers: contentType.map((ct): Record<string, string> => (ct === '' ? {} : { 'content-type': ct })),
+  body: badProduceBody,
+});
+
+/** Framed batches with one corruption each: bad CRC, wrong lengths, bad partition, oversize, garbage. */
+const binaryAttempt: fc.Arbitrary<Attempt> = fc
+  .record({ mutation: fc.constantFrom('flip', 'truncate', 'partition', 'garbage', 'length', 'oversize'), position: fc.nat(), garbage: fc.uint8Array({ maxLength: 200 }) })
+  .map(({ mutation, position, garbage }) => {
+    let body: Buffer;
+    switch (mutation) {
+      case 'flip': {
+        body = encodeFrames([{ partition: 0, batch: validBatch }]);
+        const at = 8 + 17 + (position % (validBatch.length - 17));
+        body[at] = (body[at] as number) ^ 0x5a;
+        break;
+      }
+      case 'truncate':
+        body = encodeFrames([{ partition: 0, batch: validBatch }]).subarray(0, 1 + (position % (validBatch.length + 6)));
+        break;
+      case 'partition':
+        body = encodeFrames([{ partition: [2, -1, 99][position % 3] as number, batch: validBatch }]);
+        break;
+      case 'length': {
+        body = encodeFrames([{ partition: 0, batch: validBatch }]);
+        body.writeInt32BE((position % 1000) - 500 === validBatch.length ? 0 : (position % 1000) - 500, 4);
+        break;
+      }
+      case 'oversize':
+        body = encodeFrames([{ partition: 0, batch: Buffer.concat([validBatch, Buffer.alloc(4000)]) }]);
+        break;
+      default:
+        body = Buffer.from(garbage);
+    }
+    return { method: 'POST', path: '/v1/topics/fuzz/records', headers: { 'content-type': BATCHES_MEDIA_TYPE }, body };
+  });
+
+const fetchAttempt: fc.Arbitrary<Attempt> = fc
+  .record({ topic: topicSegment, partition: fc.oneof(fc.constant('0'), fc.constant('7'), fc.constant('-1'), fc.constant('x'), fc.constant('00001')), offset: queryValue, maxBytes: queryValue, waitMs: fc.oneof(queryValue, fc.constant('20001')), encoding: fc.oneof(fc.constant('json'), fc.string({ maxLength: 5 })) })
+  .filter((q) => !(q.topic === 'fuzz' && /^\d$/.test(q.partition) && /^[0-5]$/.test(q.offset) && q.partition === '0'))
+  .map((q) => ({ method: 'GET', path: `/v1/topics/${q.topic}/partitions/${q.partition}/records?offset=${q.offset}&maxBytes=${q.maxBytes}&waitMs=${q.waitMs}&encoding=${q.encoding}`, headers: {} }));
+
+const topicAttempt: fc.Arbitrary<Attempt> = fc.oneof(
+  fc.record({ method: fc.constant('POST'), path: fc.constant('/v1/topics'), headers: contentType.map((ct) => ({ 'content-type': ct })), body: fc.oneof(jsonish.map((v) => JSON.stringify(v)), fc.record({ name: fc.oneof(fc.string({ maxLength: 260 }), jsonish), partitions: fc.oneof(fc.integer({ min: -2, max: 2000 }), jsonish), configs: jsonish }, { requiredKeys: [] }).map((v) => JSON.stringify(v))) }).filter((a) => {
+    // A well-formed create is legal input, not a fuzz case.
+    try {
+      const parsed = JSON.parse(String(a.body)) as { name?: unknown };
+      return !(typeof parsed.name === 'string' && /^[a-zA-Z0-9._-]{1,249}$/.test(parsed.name) && parsed.name !== '.' && parsed.name !== '..' && a.headers['content-type']?.startsWith('application/json'));
+    } catch {
+      return true;
+    }
+  }),
+  fc.record({ method: fc.constant('PATCH'), path: topicSegment.map((t) => `/v1/topics/${t}`), headers: fc.constant({ 'content-type': 'application/json' }), body: fc.record({ partitions: fc.oneof(fc.integer({ min: -2, max: 1 }), fc.string()), configs: fc.oneof(fc.constant({ 'retention.ms': 'x' }), fc.constant({ nope: '1' }), jsonish) }, { requiredKeys: ['partitions'] }).map((v) => JSON.stringify(v)) }),
+  fc.record({ method: fc.constantFrom('PUT', 'DELETE', 'GET', 'HEAD'), path: fc.constantFrom('/v1/topics/fuzz/records', '/v2/topics', '/v1/health/x', '/v1/topics/fuzz/partitions/0'), headers: fc.constant({}) }).filter((a) => a.method !== 'HEAD'),
+);
+
+describe('every route under malformed input', () => {
+  it('answers a 4xx with a Kafka-style error name, never a 5xx, and writes nothing', async () => {
+    const before = await snapshot();
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(produceAttempt, binaryAttempt, fetchAttempt, topicAttempt), async (attempt) => {
+        const res = await send(attempt);
+        expect(res.status, JSON.stringify({ attempt, res })).toBeGreaterThanOrEqual(400);
+        expect(res.status, JSON.stringify({ attempt, res })).toBeLessThan(500);
+        const body = res.body as { error?: unknown; message?: unknown; retriable?: unknown };
+        expect(isErrorName(body.error), JSON.stringify(res.body)).toBe(true);
+        expect(typeof body.message).toBe('string');
+        expect(typeof body.retriable).toBe('boolean');
+      }),
+      { numRuns: 300 },
+    );
+    expect(await snapshot()).toBe(before);
+  });
+});
