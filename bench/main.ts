@@ -55,7 +55,7 @@ try {
   const produce = median(results.get('produce binary (HTTP, 4 concurrent)')?.map((r) => r.seconds) ?? []);
   const storage = median(results.get('emulators only: PUT + transaction per request')?.map((r) => r.seconds) ?? []);
   console.log(`\nbinary produce: ${((storage / produce) * 100).toFixed(0)}% of its time is the emulators' own cost; the server adds ${(((produce - storage) / produce) * 100).toFixed(0)}% (HTTP, validation, CRC, sequencing).`);
-  await stack.server.close();
+  await stack.close();
 } finally {
   await emulators.stop();
 }

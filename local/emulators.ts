@@ -9,8 +9,8 @@ import { createServer } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import S3rver from 's3rver';
 
 const require = createRequire(import.meta.url);
 
@@ -92,17 +92,31 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   process.once('exit', killJava);
   const s3Dir = options.dataDir === undefined ? join(tmpdir(), `sluice-s3-${process.pid}-${s3Port}`) : join(options.dataDir, 's3');
   mkdirSync(s3Dir, { recursive: true });
-  const s3 = new S3rver({ port: s3Port, address: '127.0.0.1', directory: s3Dir, silent: true, resetOnClose: options.dataDir === undefined });
+  const s3 = spawn(process.execPath, ['--openssl-legacy-provider', fileURLToPath(new URL('./s3rver-child.mjs', import.meta.url)), String(s3Port), s3Dir, options.dataDir === undefined ? 'reset' : 'keep'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const s3Exited = new Promise<void>((resolve) => s3.once('exit', () => resolve()));
+  const killS3 = () => s3.kill('SIGKILL');
+  process.once('exit', killS3);
+  const s3Ready = new Promise<void>((resolve, reject) => {
+    s3.stdout?.once('data', () => resolve());
+    s3.once('exit', (code) => reject(new Error(`s3rver exited with code ${code}`)));
+  });
   const stop = async () => {
     process.removeListener('exit', killJava);
+    process.removeListener('exit', killS3);
     java.kill('SIGTERM');
-    const timer = setTimeout(() => java.kill('SIGKILL'), 5_000);
-    await Promise.allSettled([javaExited, s3.close()]);
+    s3.kill('SIGTERM');
+    const timer = setTimeout(() => {
+      java.kill('SIGKILL');
+      s3.kill('SIGKILL');
+    }, 5_000);
+    await Promise.allSettled([javaExited, s3Exited]);
     clearTimeout(timer);
   };
   try {
     const dynamoEndpoint = `http://127.0.0.1:${dynamoPort}`;
-    await Promise.all([waitForDynamo(dynamoEndpoint, java).catch((e: Error) => Promise.reject(new Error(`${e.message}\n${javaErr}`))), s3.run()]);
+    await Promise.all([waitForDynamo(dynamoEndpoint, java).catch((e: Error) => Promise.reject(new Error(`${e.message}\n${javaErr}`))), s3Ready]);
     return { dynamoEndpoint, s3Endpoint: `http://127.0.0.1:${s3Port}`, stop };
   } catch (error) {
     await stop();

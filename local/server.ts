@@ -14,6 +14,12 @@ import { matchRoute, routeKey, type FunctionName } from '../lib/http/routes.ts';
 
 export type Handlers = Record<FunctionName, LambdaHandler>;
 
+/** Functions reachable through the local Lambda Invoke API, by function name. */
+export type Invocables = Record<string, (payload: unknown) => Promise<unknown>>;
+
+/** Lambda's Invoke API path; the SDK's LambdaClient calls it when AWS_ENDPOINT_URL_LAMBDA points here. */
+const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
+
 /** API Gateway passes text bodies through and base64-encodes the rest. */
 function isTextual(contentType: string): boolean {
   return /^(text\/|application\/(json|x-www-form-urlencoded|xml))/i.test(contentType);
@@ -72,10 +78,35 @@ function send(res: ServerResponse, result: APIGatewayProxyStructuredResultV2): v
   res.end(body);
 }
 
-async function handle(handlers: Handlers, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * Lambda's Invoke API, for the asynchronous compaction trigger: `Event` invocations are
+ * accepted with 202 and run in the background, as Lambda queues them.
+ */
+async function invoke(invocables: Invocables, pending: Set<Promise<unknown>>, name: string, req: IncomingMessage, body: Buffer, res: ServerResponse): Promise<void> {
+  const fn = invocables[decodeURIComponent(name)];
+  const reply = (status: number, payload: unknown) => send(res, { statusCode: status, headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload) });
+  if (fn === undefined) return reply(404, { Type: 'User', Message: `Function not found: ${name}` });
+  let payload: unknown;
+  try {
+    payload = body.length === 0 ? {} : JSON.parse(body.toString('utf8'));
+  } catch {
+    return reply(400, { Type: 'User', Message: 'Could not parse request body into json' });
+  }
+  if (req.headers['x-amz-invocation-type'] === 'Event') {
+    const run = fn(payload).catch((error: unknown) => console.error(JSON.stringify({ level: 'ERROR', message: `async invocation of ${name} failed`, error: String(error) })));
+    pending.add(run);
+    void run.finally(() => pending.delete(run));
+    return reply(202, {});
+  }
+  return reply(200, await fn(payload));
+}
+
+async function handle(handlers: Handlers, invocables: Invocables, pending: Set<Promise<unknown>>, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const body = await readBody(req);
+    const invocation = req.method === 'POST' ? INVOKE_PATH.exec(url.pathname) : null;
+    if (invocation?.[1] !== undefined) return await invoke(invocables, pending, invocation[1], req, body, res);
     const match = matchRoute(req.method ?? 'GET', url.pathname);
     if (match.kind === 'not-found') throw new SluiceError('NOT_FOUND', `No route for ${req.method} ${url.pathname}`);
     if (match.kind === 'method-not-allowed') throw new SluiceError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}; allowed: ${match.allowed.join(', ')}`);
@@ -92,8 +123,9 @@ export interface LocalServer {
 }
 
 /** Serves the API on 127.0.0.1:`port` (0 for any free port). */
-export async function startServer(handlers: Handlers, port: number, host = '127.0.0.1'): Promise<LocalServer> {
-  const server: Server = createServer((req, res) => void handle(handlers, req, res));
+export async function startServer(handlers: Handlers, port: number, invocables: Invocables = {}, host = '127.0.0.1'): Promise<LocalServer> {
+  const pending = new Set<Promise<unknown>>();
+  const server: Server = createServer((req, res) => void handle(handlers, invocables, pending, req, res));
   // Long polls hold a request for up to 20 s; keep-alive sockets must outlive them.
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
@@ -104,10 +136,13 @@ export async function startServer(handlers: Handlers, port: number, host = '127.
   const actualPort = typeof address === 'object' && address !== null ? address.port : port;
   return {
     url: `http://${host}:${actualPort}`,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      // Let queued asynchronous invocations finish rather than cut them off mid-write.
+      await Promise.allSettled([...pending]);
+    },
   };
 }

@@ -9,13 +9,20 @@ export interface StackOptions {
   tableName: string;
   bucketName: string;
   port: number;
+  /** Run the compact function on this interval, as the EventBridge schedule does; off when undefined. */
+  compactIntervalMs?: number;
 }
 
 export interface LocalStack {
   readonly url: string;
   readonly storage: Storage;
   readonly server: LocalServer;
+  /** Stops the server and the compaction timer. */
+  close(): Promise<void>;
 }
+
+/** The local name of the compact function, as produce's trigger invokes it. */
+export const LOCAL_COMPACT_FUNCTION = 'sluice-compact';
 
 /**
  * Points the process at the emulators through the same environment variables Lambda reads
@@ -28,6 +35,7 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
     SLUICE_BUCKET: options.bucketName,
     AWS_ENDPOINT_URL_DYNAMODB: options.emulators.dynamoEndpoint,
     AWS_ENDPOINT_URL_S3: options.emulators.s3Endpoint,
+    SLUICE_COMPACT_FUNCTION: LOCAL_COMPACT_FUNCTION,
     AWS_REGION: process.env.AWS_REGION ?? 'us-east-1',
     // s3rver accepts only its fixed key pair; DynamoDB Local accepts any. Real credentials
     // in the environment are replaced so they are never sent anywhere.
@@ -38,12 +46,32 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
   delete process.env.AWS_PROFILE;
   const storage = createStorage(readEnv());
   await ensureStorage(storage);
-  const [admin, produce, fetch] = await Promise.all([
+  const [admin, produce, fetch, compact] = await Promise.all([
     import('../functions/admin/handler.ts'),
     import('../functions/produce/handler.ts'),
     import('../functions/fetch/handler.ts'),
+    import('../functions/compact/handler.ts'),
   ]);
   const handlers: Handlers = { admin: admin.handler, produce: produce.handler, fetch: fetch.handler };
-  const server = await startServer(handlers, options.port);
-  return { url: server.url, storage, server };
+  const server = await startServer(handlers, options.port, { [LOCAL_COMPACT_FUNCTION]: compact.handler });
+  // Produce's trigger reaches the compact function through the real Lambda client, here.
+  process.env.AWS_ENDPOINT_URL_LAMBDA = server.url;
+  let running: Promise<unknown> = Promise.resolve();
+  const timer =
+    options.compactIntervalMs === undefined
+      ? undefined
+      : setInterval(() => {
+          running = compact.handler({ source: 'sluice.local-schedule' }).catch((error: unknown) => console.error(`scheduled compaction failed: ${String(error)}`));
+        }, options.compactIntervalMs);
+  timer?.unref();
+  return {
+    url: server.url,
+    storage,
+    server,
+    close: async () => {
+      if (timer !== undefined) clearInterval(timer);
+      await running;
+      await server.close();
+    },
+  };
 }

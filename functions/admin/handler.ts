@@ -1,7 +1,7 @@
 import { createHandler } from '../../lib/http/handler.ts';
-import { alterTopicOp, createTopicOp, deleteTopicOp, describeTopicOp, health, listTopicsOp } from '../../lib/http/topics-api.ts';
+import { alterTopicOp, createTopicOp, deleteRecordsOp, deleteTopicOp, describeTopicOp, health, listTopicsOp } from '../../lib/http/topics-api.ts';
 
-/** Topic administration and health. */
+/** Topic administration, DeleteRecords and health. */
 export const handler = createHandler('admin', {
   health,
   createTopic: createTopicOp,
@@ -9,4 +9,5 @@ export const handler = createHandler('admin', {
   describeTopic: describeTopicOp,
   alterTopic: alterTopicOp,
   deleteTopic: deleteTopicOp,
+  deleteRecords: deleteRecordsOp,
 });

@@ -244,6 +244,41 @@ export async function decodeRecordBatch(buf: Buffer, position = 0): Promise<{ he
 
 /** Encodes records into one RecordBatch v2. Offsets are assigned baseOffset + index. Throws INVALID_RECORD for an empty list. */
 export async function encodeRecordBatch(records: readonly BatchRecord[], options: EncodeBatchOptions = {}): Promise<Buffer> {
+  return encodeBatch(records, options, undefined);
+}
+
+/** What log compaction keeps of a batch it rewrites (Kafka's cleaner does the same). */
+interface Retained {
+  /** Each kept record's offset delta in the original batch. */
+  offsetDeltas: Int32Array;
+  /** The original batch's, so the batch still spans the same offsets. */
+  lastOffsetDelta: number;
+  /** The original batch's, for LogAppendTime batches and empty ones. */
+  baseTimestamp: number;
+  maxTimestamp: number;
+}
+
+/**
+ * Re-encodes a batch for log compaction: only `kept` records (decoded from `header`'s
+ * batch, absolute offsets), each at its original offset delta; compression, timestamp
+ * type, producer fields and lastOffsetDelta unchanged. With nothing kept, an empty batch
+ * (record count 0) still spans the original offsets, as Kafka's cleaner may leave.
+ */
+export async function encodeRetainedBatch(header: BatchHeader, kept: readonly DecodedRecord[]): Promise<Buffer> {
+  const options: EncodeBatchOptions = {
+    compression: header.compression,
+    baseOffset: header.baseOffset,
+    producerId: header.producerId,
+    producerEpoch: header.producerEpoch,
+    baseSequence: header.baseSequence,
+    timestampType: header.timestampType,
+    partitionLeaderEpoch: header.partitionLeaderEpoch,
+  };
+  const offsetDeltas = Int32Array.from(kept, (r) => r.offset - header.baseOffset);
+  return encodeBatch(kept, options, { offsetDeltas, lastOffsetDelta: header.lastOffsetDelta, baseTimestamp: header.baseTimestamp, maxTimestamp: header.maxTimestamp });
+}
+
+async function encodeBatch(records: readonly BatchRecord[], options: EncodeBatchOptions, retained: Retained | undefined): Promise<Buffer> {
   const codec = options.compression ?? 'none';
   const baseOffset = options.baseOffset ?? 0;
   const producerId = options.producerId ?? -1n;
@@ -253,11 +288,12 @@ export async function encodeRecordBatch(records: readonly BatchRecord[], options
   const logAppendTime = options.timestampType === 'LogAppendTime';
   validateOptions(baseOffset, producerId, producerEpoch, baseSequence, partitionLeaderEpoch, records.length);
   const count = records.length;
-  // Kafka's MemoryRecordsBuilder has no empty batches to write either; compaction's empty batches are read-only here.
-  if (count === 0) throw new SluiceError('INVALID_RECORD', 'cannot encode a record batch with no records');
+  // Kafka's MemoryRecordsBuilder has no empty batches to write either; only compaction leaves them.
+  if (count === 0 && retained === undefined) throw new SluiceError('INVALID_RECORD', 'cannot encode a record batch with no records');
+  const deltaOf = (i: number): number => (retained === undefined ? i : retained.offsetDeltas[i]!);
 
   // Size everything first so the records are written once into one exact allocation.
-  const baseTimestamp = records[0]!.timestamp;
+  const baseTimestamp = count === 0 ? (retained as Retained).baseTimestamp : records[0]!.timestamp;
   let maxTimestamp = baseTimestamp;
   const bodySizes = new Int32Array(count);
   let recordsBytes = 0;
@@ -268,18 +304,20 @@ export async function encodeRecordBatch(records: readonly BatchRecord[], options
       throw new SluiceError('INVALID_RECORD', `record ${i}: timestamp ${timestamp} is not a safe integer in range of the first record's`);
     }
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
-    const bodySize = sizeOfRecordBody(record, i, timestamp - baseTimestamp);
+    const bodySize = sizeOfRecordBody(record, deltaOf(i), timestamp - baseTimestamp);
     bodySizes[i] = bodySize;
     recordsBytes += sizeOfVarint(bodySize) + bodySize;
   }
 
+  // A LogAppendTime batch's records all read as its maxTimestamp, and an empty one keeps its own.
+  if (retained !== undefined && (logAppendTime || count === 0)) maxTimestamp = retained.maxTimestamp;
   let out: Buffer;
-  if (codec === 'none') {
+  if (codec === 'none' || count === 0) {
     out = Buffer.allocUnsafe(RECORDS + recordsBytes);
-    writeRecords(out, RECORDS, records, bodySizes, baseTimestamp, recordsBytes);
+    writeRecords(out, RECORDS, records, bodySizes, baseTimestamp, recordsBytes, deltaOf);
   } else {
     const plain = Buffer.allocUnsafe(recordsBytes);
-    writeRecords(plain, 0, records, bodySizes, baseTimestamp, recordsBytes);
+    writeRecords(plain, 0, records, bodySizes, baseTimestamp, recordsBytes, deltaOf);
     const compressed = await compress(codec, plain);
     out = Buffer.allocUnsafe(RECORDS + compressed.length);
     compressed.copy(out, RECORDS);
@@ -290,7 +328,7 @@ export async function encodeRecordBatch(records: readonly BatchRecord[], options
   out.writeInt32BE(partitionLeaderEpoch, PARTITION_LEADER_EPOCH);
   out.writeInt8(CURRENT_MAGIC, MAGIC);
   out.writeInt16BE(compressionId(codec) | (logAppendTime ? LOG_APPEND_TIME_FLAG : 0), ATTRIBUTES);
-  out.writeInt32BE(count - 1, LAST_OFFSET_DELTA);
+  out.writeInt32BE(retained?.lastOffsetDelta ?? count - 1, LAST_OFFSET_DELTA);
   writeInt64(out, BASE_TIMESTAMP, baseTimestamp);
   writeInt64(out, MAX_TIMESTAMP, maxTimestamp);
   out.writeBigInt64BE(producerId, PRODUCER_ID);
@@ -301,11 +339,11 @@ export async function encodeRecordBatch(records: readonly BatchRecord[], options
   return out;
 }
 
-function writeRecords(buf: Buffer, start: number, records: readonly BatchRecord[], bodySizes: Int32Array, baseTimestamp: number, expectedBytes: number): void {
+function writeRecords(buf: Buffer, start: number, records: readonly BatchRecord[], bodySizes: Int32Array, baseTimestamp: number, expectedBytes: number, deltaOf: (i: number) => number): void {
   let pos = start;
   for (let i = 0; i < records.length; i++) {
     const record = records[i]!;
-    pos = writeRecord(buf, pos, record, i, record.timestamp - baseTimestamp, bodySizes[i]!);
+    pos = writeRecord(buf, pos, record, deltaOf(i), record.timestamp - baseTimestamp, bodySizes[i]!);
   }
   // allocUnsafe memory is only safe to send if every byte was written.
   if (pos - start !== expectedBytes) throw new Error(`record encoder wrote ${pos - start} bytes, sized ${expectedBytes}`);

@@ -16,6 +16,10 @@ export const TOPIC_CONFIG_DEFAULTS = {
   'cleanup.policy': 'delete',
   /** Kafka `message.timestamp.type`. */
   'message.timestamp.type': 'CreateTime',
+  /** Kafka `delete.retention.ms`: how long a compacted topic keeps tombstones (1 day). */
+  'delete.retention.ms': 86_400_000,
+  /** Kafka `min.compaction.lag.ms`: records younger than this are never compacted. */
+  'min.compaction.lag.ms': 0,
 } as const;
 
 export const LIMITS = {
@@ -46,13 +50,15 @@ export const LIMITS = {
   longPollIntervalMs: 100,
   /** Index entries read per fetch query; a fetch never needs more than its byte budget's worth. */
   fetchIndexPageSize: 100,
+  /** Byte-range GETs one fetch runs at once (unmerged logs have many small objects). */
+  fetchObjectConcurrency: 16,
   /** DynamoDB TransactWriteItems holds at most 100 items; each partition uses two. */
   maxPartitionsPerCommit: 50,
 } as const;
 
 export const SEQUENCER = {
   /** Attempts at the conditional commit before answering a retriable 429. */
-  maxAttempts: 12,
+  maxAttempts: 20,
   /** Backoff base and cap for lost races (full jitter). */
   backoffBaseMs: 10,
   backoffCapMs: 500,
@@ -62,3 +68,33 @@ export const SEQUENCER = {
 
 /** Bytes cached from immutable segment objects across warm invocations. */
 export const SEGMENT_CACHE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The compact function's thresholds. Each can be overridden by an environment variable of
+ * the same name in SCREAMING_SNAKE case prefixed with SLUICE_ (lib/retention/options.ts).
+ */
+export const COMPACTION = {
+  /** A committed segment smaller than this is a candidate for merging. */
+  smallSegmentBytes: 1024 * 1024,
+  /** Merged objects grow up to this size; kept within one fetch's byte ceiling. */
+  mergeTargetBytes: 4 * 1024 * 1024,
+  /** Merge only runs of at least this many small segments. */
+  mergeMinSegments: 8,
+  /**
+   * Objects leave S3 this long after their index entries leave DynamoDB, so a fetch that
+   * read the index just before can still read them. Far above a fetch's duration.
+   */
+  deleteGraceMs: 5 * 60 * 1000,
+  /**
+   * An unreferenced object is an orphan only when older than this: longer than a Lambda's
+   * maximum run time (15 min), so a produce that wrote its object and has not committed
+   * yet never loses it.
+   */
+  orphanGraceMs: 60 * 60 * 1000,
+  /** How long a compaction run holds a partition's lease. */
+  leaseMs: 5 * 60 * 1000,
+  /** Produce asks for compaction every this many segments once a partition has at least this many. */
+  triggerSegments: 64,
+  /** Produce asks for compaction when a partition's stored bytes cross a multiple of this. */
+  triggerBytes: 256 * 1024 * 1024,
+} as const;

@@ -2,15 +2,12 @@ import { z } from 'zod';
 import { LIMITS } from '../config/defaults.ts';
 import { BATCHES_MEDIA_TYPE, encodeFrames } from '../codec/framing.ts';
 import { decodeRecordBatch } from '../codec/record-batch.ts';
-import { checkPartition, getTopic } from '../log/topics.ts';
-import { validateTopicName } from '../log/topic-name.ts';
 import { readPartition, waitForData, type FetchedBatch, type ReadResult } from '../log/read.ts';
-import { invalidRequest } from '../errors.ts';
 import { lookupOffset } from '../log/offsets.ts';
-import type { TopicItem } from '../storage/schema.ts';
 import type { Storage } from '../storage/clients.ts';
 import { FIELD_ENCODINGS, renderField, type FieldEncoding } from './encoding.ts';
-import { pathParameter, type HttpRequest } from './request.ts';
+import { partitionOf } from './partition-param.ts';
+import type { HttpRequest } from './request.ts';
 import { json, type HttpResponse } from './response.ts';
 import { parseWith } from './validation.ts';
 
@@ -86,17 +83,6 @@ function renderBinary(result: ReadResult, partition: number, query: FetchQuery):
       'x-sluice-log-start-offset': String(result.logStartOffset),
     },
   };
-}
-
-/** The topic and partition a partition route names, checked to exist. */
-async function partitionOf(request: HttpRequest, storage: Storage): Promise<{ topic: TopicItem; partition: number }> {
-  const topicName = validateTopicName(pathParameter(request, 'topic'));
-  const partitionText = pathParameter(request, 'partition');
-  if (!/^\d{1,4}$/.test(partitionText)) throw invalidRequest(`Partition must be a non-negative integer, got ${JSON.stringify(partitionText)}`);
-  const partition = Number(partitionText);
-  const topic = await getTopic(storage, topicName);
-  checkPartition(topic, partition);
-  return { topic, partition };
 }
 
 /** GET /v1/topics/{topic}/partitions/{partition}/records */

@@ -23,6 +23,7 @@ export const ROUTES = [
   { method: 'GET', path: '/v1/topics/{topic}', function: 'admin', operation: 'describeTopic' },
   { method: 'PATCH', path: '/v1/topics/{topic}', function: 'admin', operation: 'alterTopic' },
   { method: 'DELETE', path: '/v1/topics/{topic}', function: 'admin', operation: 'deleteTopic' },
+  { method: 'POST', path: '/v1/topics/{topic}/partitions/{partition}/delete-records', function: 'admin', operation: 'deleteRecords' },
   { method: 'POST', path: '/v1/topics/{topic}/records', function: 'produce', operation: 'produce' },
   { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/records', function: 'fetch', operation: 'fetch' },
   { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/offsets', function: 'fetch', operation: 'listOffsets' },

@@ -4,6 +4,8 @@ import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { alterTopic, createTopic, deleteTopic, describeTopic, listTopics } from '../log/topics.ts';
 import { configStrings } from '../log/topic-config.ts';
 import { validateTopicName } from '../log/topic-name.ts';
+import { deleteRecords } from '../log/delete-records.ts';
+import { partitionOf } from './partition-param.ts';
 import type { Storage } from '../storage/clients.ts';
 import { jsonBody, pathParameter, type HttpRequest } from './request.ts';
 import { json, type HttpResponse } from './response.ts';
@@ -28,7 +30,7 @@ export async function createTopicOp(request: HttpRequest, storage: Storage): Pro
   const body = parseWith(createSchema, jsonBody(request));
   const topic = await createTopic(storage, { name: body.name, partitions: body.partitions ?? 1, configs: body.configs });
   // A new topic's partitions are all empty; no need to read heads back.
-  const partitions = Array.from({ length: topic.partitions }, (_, partition) => ({ partition, logStartOffset: 0, highWatermark: 0, bytes: 0, segments: 0 }));
+  const partitions = Array.from({ length: topic.partitions }, (_, partition) => ({ partition, logStartOffset: 0, highWatermark: 0, bytes: 0, segments: 0, lastCompactedAt: null }));
   return json(201, { name: topic.name, topicId: topic.topicId, partitions, configs: configStrings(topic.configs) });
 }
 
@@ -56,3 +58,12 @@ export async function deleteTopicOp(request: HttpRequest, storage: Storage): Pro
   return { status: 204 };
 }
 
+
+const deleteRecordsSchema = z.strictObject({ offset: z.number().int().min(-1).max(Number.MAX_SAFE_INTEGER) });
+
+/** POST /v1/topics/{topic}/partitions/{partition}/delete-records (Kafka's DeleteRecords) */
+export async function deleteRecordsOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
+  const body = parseWith(deleteRecordsSchema, jsonBody(request));
+  const { topic, partition } = await partitionOf(request, storage);
+  return json(200, await deleteRecords(storage, topic, partition, body.offset));
+}

@@ -4,7 +4,9 @@ import { LIMITS } from '../config/defaults.ts';
 import { stampLogAppendTime, type BatchHeader } from '../codec/record-batch.ts';
 import type { Storage } from '../storage/clients.ts';
 import { partitionPrefix, type TopicItem } from '../storage/schema.ts';
-import { commitSegments, type SegmentDraft } from './sequencer.ts';
+import { commitSegments, type CommittedSegment, type SegmentDraft } from './sequencer.ts';
+import { crossesThreshold, requestCompaction } from '../retention/trigger.ts';
+import { expiryDaysFor, expiryTagging } from '../retention/lifecycle.ts';
 
 /** Verified RecordBatch v2 bytes bound for one partition, in the order they were sent. */
 export interface PartitionBatches {
@@ -37,13 +39,14 @@ function offsetsOf(header: BatchHeader): number {
  */
 export async function appendBatches(storage: Storage, topic: TopicItem, parts: readonly PartitionBatches[], hooks: AppendHooks = {}): Promise<AppendedPartition[]> {
   const logAppendTimeMs = topic.configs['message.timestamp.type'] === 'LogAppendTime' ? Date.now() : undefined;
+  const expireDays = expiryDaysFor(topic.configs);
   const drafts: SegmentDraft[] = await Promise.all(
     parts.map(async (part) => {
       if (logAppendTimeMs !== undefined) for (const b of part.batches) stampLogAppendTime(b.bytes, 0, logAppendTimeMs);
       const body = part.batches.length === 1 ? (part.batches[0] as { bytes: Buffer }).bytes : Buffer.concat(part.batches.map((b) => b.bytes));
       const objectKey = `${partitionPrefix(topic.name, part.partition, topic.topicId)}${Date.now().toString().padStart(15, '0')}-${randomUUID()}.kafka`;
       await storage.s3.send(
-        new PutObjectCommand({ Bucket: storage.env.bucketName, Key: objectKey, Body: body, ContentType: 'application/vnd.kafka.record-batch' }),
+        new PutObjectCommand({ Bucket: storage.env.bucketName, Key: objectKey, Body: body, ContentType: 'application/vnd.kafka.record-batch', Tagging: expiryTagging(expireDays) }),
       );
       return {
         partition: part.partition,
@@ -54,18 +57,22 @@ export async function appendBatches(storage: Storage, topic: TopicItem, parts: r
         recordCount: part.batches.reduce((n, b) => n + b.header.recordCount, 0),
         batchCount: part.batches.length,
         maxTimestamp: logAppendTimeMs ?? Math.max(...part.batches.map((b) => b.header.maxTimestamp)),
+        expireDays,
       };
     }),
   );
   await hooks.afterObjectsWritten?.();
   const results: AppendedPartition[] = [];
+  const triggers: Array<Promise<void>> = [];
   // One transaction holds at most 100 items (two per partition); wider requests commit in groups.
   for (let i = 0; i < drafts.length; i += LIMITS.maxPartitionsPerCommit) {
     const group = drafts.slice(i, i + LIMITS.maxPartitionsPerCommit);
-    const bases = await commitSegments(storage, topic.topicId, group);
+    const committed = await commitSegments(storage, topic.topicId, group);
     group.forEach((draft, j) => {
       const part = parts[i + j] as PartitionBatches;
-      let next = bases[j] as number;
+      const segment = committed[j] as CommittedSegment;
+      if (crossesThreshold(segment.before, segment.after)) triggers.push(requestCompaction({ topic: topic.name, partition: draft.partition }));
+      let next = segment.baseOffset;
       const batchBaseOffsets = part.batches.map((b) => {
         const base = next;
         next += offsetsOf(b.header);
@@ -74,5 +81,7 @@ export async function appendBatches(storage: Storage, topic: TopicItem, parts: r
       results.push({ partition: draft.partition, batchBaseOffsets, ...(logAppendTimeMs === undefined ? {} : { logAppendTimeMs }) });
     });
   }
+  // Queued before acknowledging so a frozen Lambda cannot lose them; never throws.
+  await Promise.all(triggers);
   return results;
 }

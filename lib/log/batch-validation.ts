@@ -4,6 +4,7 @@ import { SluiceError } from '../errors.ts';
 import type { TopicItem } from '../storage/schema.ts';
 import type { PartitionBatches } from './append.ts';
 import { checkPartition } from './topics.ts';
+import { rejectKeylessIfCompacted } from './batching.ts';
 
 /**
  * Checks producer-sent batches the way Kafka's LogValidator does before anything is
@@ -33,6 +34,7 @@ export async function validateFrames(topic: TopicItem, frames: readonly Frame[])
     if (records.length !== header.recordCount || records.some((r, j) => r.offset !== header.baseOffset + j)) {
       throw new SluiceError('INVALID_RECORD', `Batch in frame ${i} has records whose offset deltas are not 0..${header.recordCount - 1}`);
     }
+    rejectKeylessIfCompacted(topic, records);
     // A private copy: the batch may be stamped with LogAppendTime in place.
     const bytes = Buffer.from(frame.batch);
     let part = byPartition.get(frame.partition);

@@ -51,6 +51,7 @@ export function choosePartitions(topic: TopicItem, records: readonly ProduceReco
  */
 export async function buildBatches(topic: TopicItem, records: readonly ProduceRecord[]): Promise<{ parts: PartitionBatches[]; placements: Placement[] }> {
   const maxBytes = topic.configs['max.message.bytes'];
+  rejectKeylessIfCompacted(topic, records);
   const partitions = choosePartitions(topic, records);
   const groups = new Map<number, BatchRecord[][]>();
   const sizes = new Map<number, number>();
@@ -89,4 +90,11 @@ export async function buildBatches(topic: TopicItem, records: readonly ProduceRe
     })),
   );
   return { parts, placements };
+}
+
+/** Kafka's rule (LogValidator): a compacted topic keeps records by key, so each needs one. */
+export function rejectKeylessIfCompacted(topic: TopicItem, records: ReadonlyArray<{ key: Buffer | null }>): void {
+  if (topic.configs['cleanup.policy'] === 'delete') return;
+  const index = records.findIndex((r) => r.key === null);
+  if (index !== -1) throw new SluiceError('INVALID_RECORD', `Compacted topic ${JSON.stringify(topic.name)} cannot accept a record without a key (record ${index})`);
 }

@@ -5,7 +5,7 @@ import { SluiceError } from '../errors.ts';
 import { sleep } from '../retry.ts';
 import type { Storage } from '../storage/clients.ts';
 import { HEAD_SK, indexSk, partitionPk, type HeadItem, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
-import { MissingObjectError, readObjectRange } from '../storage/segment-cache.ts';
+import { MissingObjectError, readObjectRange, type SegmentCache } from '../storage/segment-cache.ts';
 import { headState, type PartitionState } from './topics.ts';
 
 /** One stored batch as a fetch returns it: a private copy with its real base offset. */
@@ -25,6 +25,8 @@ export interface ReadResult {
 export interface ReadOptions {
   /** Byte budget; the first batch is returned whole even when larger (Kafka's KIP-74 rule). */
   maxBytes: number;
+  /** The process-wide cache unless given (tests count cold reads with a fresh one). */
+  cache?: SegmentCache;
 }
 
 /** OFFSET_OUT_OF_RANGE carrying both bounds, so a consumer can reset without another call. */
@@ -78,7 +80,7 @@ export async function readPartition(storage: Storage, topic: TopicItem, partitio
   }
   let ranges: Buffer[];
   try {
-    ranges = await Promise.all(chosen.map((e) => readObjectRange(storage, e.objectKey, e.byteStart, e.byteLength)));
+    ranges = await mapLimited(chosen, LIMITS.fetchObjectConcurrency, (e) => readObjectRange(storage, e.objectKey, e.byteStart, e.byteLength, options.cache));
   } catch (error) {
     if (error instanceof MissingObjectError) throw offsetOutOfRange(offset, state, ': its segment has been removed by retention');
     throw error;
@@ -104,6 +106,21 @@ export async function readPartition(storage: Storage, topic: TopicItem, partitio
     }
   }
   return { batches, ...bounds };
+}
+
+/** Maps with at most `limit` calls in flight, keeping order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i] as T);
+      }
+    }),
+  );
+  return results;
 }
 
 /**

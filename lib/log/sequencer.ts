@@ -37,24 +37,52 @@ export interface SegmentDraft {
   recordCount: number;
   batchCount: number;
   maxTimestamp: number;
+  /** Lifecycle expiry tag the object was written with (0: none). */
+  expireDays: number;
+}
+
+/** What the sequencer knows of a head: the offset it conditions on, and sizes for triggers. */
+interface HeadHint {
+  nextOffset: number;
+  segments: number;
+  bytes: number;
 }
 
 /** Last head seen per partition in this process; a hint only, the condition decides. */
-const knownHeads = new Map<string, number>();
+const knownHeads = new Map<string, HeadHint>();
 
-async function readNextOffset(storage: Storage, pk: string): Promise<number> {
+async function readHeadHint(storage: Storage, pk: string): Promise<HeadHint> {
   const result = await storage.ddb.send(
-    new GetCommand({ TableName: storage.env.tableName, Key: { pk, sk: HEAD_SK }, ConsistentRead: true, ProjectionExpression: 'nextOffset' }),
+    new GetCommand({
+      TableName: storage.env.tableName,
+      Key: { pk, sk: HEAD_SK },
+      ConsistentRead: true,
+      ProjectionExpression: 'nextOffset, #segments, #bytes',
+      ExpressionAttributeNames: { '#segments': 'segments', '#bytes': 'bytes' },
+    }),
   );
-  const next = result.Item?.nextOffset;
-  return typeof next === 'number' ? next : 0;
+  const item = result.Item ?? {};
+  return { nextOffset: numberOr0(item.nextOffset), segments: numberOr0(item.segments), bytes: numberOr0(item.bytes) };
 }
 
-/** The head value a cancelled transaction reports (ALL_OLD), as a DynamoDB AttributeValue map. */
-function reportedNextOffset(item: Record<string, unknown> | undefined): number {
-  const attribute = item?.nextOffset as { N?: string } | number | undefined;
-  if (typeof attribute === 'number') return attribute;
-  return attribute?.N === undefined ? 0 : Number(attribute.N);
+function numberOr0(value: unknown): number {
+  return typeof value === 'number' ? value : 0;
+}
+
+/** The head a cancelled transaction reports (ALL_OLD), as a DynamoDB AttributeValue map. */
+function reportedHead(item: Record<string, unknown> | undefined): HeadHint {
+  const n = (name: string) => {
+    const attribute = item?.[name] as { N?: string } | undefined;
+    return attribute?.N === undefined ? 0 : Number(attribute.N);
+  };
+  return { nextOffset: n('nextOffset'), segments: n('segments'), bytes: n('bytes') };
+}
+
+/** A committed draft: its base offset and the partition's sizes before and after (estimates). */
+export interface CommittedSegment {
+  baseOffset: number;
+  before: { segments: number; bytes: number };
+  after: { segments: number; bytes: number };
 }
 
 /**
@@ -62,14 +90,14 @@ function reportedNextOffset(item: Record<string, unknown> | undefined): number {
  * each draft's base offset, in order. Retries lost races; after SEQUENCER.maxAttempts
  * answers THROTTLING_QUOTA_EXCEEDED (retriable), having committed nothing.
  */
-export async function commitSegments(storage: Storage, topicId: string, drafts: readonly SegmentDraft[]): Promise<number[]> {
+export async function commitSegments(storage: Storage, topicId: string, drafts: readonly SegmentDraft[]): Promise<CommittedSegment[]> {
   const pks = drafts.map((d) => partitionPk(topicId, d.partition));
-  const expected = await Promise.all(pks.map(async (pk) => knownHeads.get(pk) ?? readNextOffset(storage, pk)));
+  const heads = await Promise.all(pks.map(async (pk) => knownHeads.get(pk) ?? readHeadHint(storage, pk)));
   for (let attempt = 0; attempt < SEQUENCER.maxAttempts; attempt++) {
     const now = Date.now();
     const items = drafts.flatMap((draft, i) => {
       const pk = pks[i] as string;
-      const base = expected[i] as number;
+      const base = (heads[i] as HeadHint).nextOffset;
       const lastOffset = base + draft.offsetCount - 1;
       const entry: IndexEntryItem = {
         pk,
@@ -83,6 +111,7 @@ export async function commitSegments(storage: Storage, topicId: string, drafts: 
         maxTimestamp: draft.maxTimestamp,
         batchCount: draft.batchCount,
         createdAtMs: now,
+        expireDays: draft.expireDays,
       };
       return [
         {
@@ -110,8 +139,12 @@ export async function commitSegments(storage: Storage, topicId: string, drafts: 
       // The token makes the SDK's own retry of a commit whose response was lost a no-op
       // instead of a second append.
       await storage.ddb.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: randomUUID() }));
-      drafts.forEach((d, i) => knownHeads.set(pks[i] as string, (expected[i] as number) + d.offsetCount));
-      return expected.slice();
+      return drafts.map((d, i) => {
+        const before = heads[i] as HeadHint;
+        const after = { nextOffset: before.nextOffset + d.offsetCount, segments: before.segments + 1, bytes: before.bytes + d.byteLength };
+        knownHeads.set(pks[i] as string, after);
+        return { baseOffset: before.nextOffset, before, after };
+      });
     } catch (error) {
       const reasons = cancellationReasons(error);
       if (reasons === undefined && !isThrottle(error)) throw error;
@@ -119,9 +152,9 @@ export async function commitSegments(storage: Storage, topicId: string, drafts: 
       reasons?.forEach((reason, index) => {
         if (reason.Code !== 'ConditionalCheckFailed' || index % 2 !== 0) return;
         const i = index / 2;
-        const next = reportedNextOffset(reason.Item);
-        expected[i] = next;
-        knownHeads.set(pks[i] as string, next);
+        const head = reportedHead(reason.Item);
+        heads[i] = head;
+        knownHeads.set(pks[i] as string, head);
       });
       await sleep(backoffDelayMs(attempt, { baseMs: SEQUENCER.backoffBaseMs, capMs: SEQUENCER.backoffCapMs }));
     }

@@ -8,6 +8,8 @@ export interface TopicConfigs {
   'max.message.bytes': number;
   'cleanup.policy': CleanupPolicy;
   'message.timestamp.type': 'CreateTime' | 'LogAppendTime';
+  'delete.retention.ms': number;
+  'min.compaction.lag.ms': number;
 }
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
@@ -48,6 +50,8 @@ const PARSERS: { [K in TopicConfigName]: (value: unknown) => TopicConfigs[K] } =
   'max.message.bytes': (v) => integer('max.message.bytes', v, 0, LIMITS.maxMessageBytesCap),
   'cleanup.policy': (v) => oneOf('cleanup.policy', v, CLEANUP_POLICIES),
   'message.timestamp.type': (v) => oneOf('message.timestamp.type', v, TIMESTAMP_TYPES),
+  'delete.retention.ms': (v) => integer('delete.retention.ms', v, 0, Number.MAX_SAFE_INTEGER),
+  'min.compaction.lag.ms': (v) => integer('min.compaction.lag.ms', v, 0, Number.MAX_SAFE_INTEGER),
 };
 
 function isConfigName(name: string): name is TopicConfigName {
@@ -80,6 +84,11 @@ export function topicConfigsFrom(changes: unknown): TopicConfigs {
   return applyTopicConfigs({ ...TOPIC_CONFIG_DEFAULTS }, changes);
 }
 
+/** A stored topic's configs with defaults for names added since it was created. */
+export function withDefaults(configs: Partial<TopicConfigs>): TopicConfigs {
+  return { ...TOPIC_CONFIG_DEFAULTS, ...configs };
+}
+
 /** Renders configs the way Kafka's DescribeConfigs does: every value a string. */
 export function configStrings(configs: TopicConfigs): TopicConfigStrings {
   return {
@@ -88,5 +97,7 @@ export function configStrings(configs: TopicConfigs): TopicConfigStrings {
     'max.message.bytes': String(configs['max.message.bytes']),
     'cleanup.policy': configs['cleanup.policy'],
     'message.timestamp.type': configs['message.timestamp.type'],
+    'delete.retention.ms': String(configs['delete.retention.ms']),
+    'min.compaction.lag.ms': String(configs['min.compaction.lag.ms']),
   };
 }

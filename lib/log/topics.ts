@@ -4,7 +4,7 @@ import { SluiceError } from '../errors.ts';
 import type { Storage } from '../storage/clients.ts';
 import { isConditionFailure, itemDoesNotExist } from '../storage/conditions.ts';
 import { HEAD_SK, TOPICS_PK, partitionPk, topicSk, type HeadItem, type TopicItem } from '../storage/schema.ts';
-import { applyTopicConfigs, configStrings, topicConfigsFrom, type TopicConfigStrings } from './topic-config.ts';
+import { applyTopicConfigs, configStrings, topicConfigsFrom, withDefaults, type TopicConfigStrings } from './topic-config.ts';
 import { validatePartitionCount, validateTopicName } from './topic-name.ts';
 import { purgeTopicData } from './purge.ts';
 
@@ -15,6 +15,8 @@ export interface PartitionState {
   highWatermark: number;
   bytes: number;
   segments: number;
+  /** Time of the last compaction pass (ms), null before the first. */
+  lastCompactedAt: number | null;
 }
 
 export interface TopicDescription {
@@ -32,6 +34,11 @@ export interface CreateTopicInput {
 
 function unknownTopic(name: string): SluiceError {
   return new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${JSON.stringify(name)} does not exist`);
+}
+
+/** Topics stored before a config name existed read with that config's default. */
+function fromStorage(item: TopicItem): TopicItem {
+  return { ...item, configs: withDefaults(item.configs) };
 }
 
 /** Creates a topic; TOPIC_ALREADY_EXISTS if the name is taken. */
@@ -62,7 +69,7 @@ export async function listTopics(storage: Storage): Promise<TopicItem[]> {
         ExclusiveStartKey: startKey,
       }),
     );
-    topics.push(...((page.Items ?? []) as TopicItem[]));
+    topics.push(...((page.Items ?? []) as TopicItem[]).map(fromStorage));
     startKey = page.LastEvaluatedKey;
   } while (startKey !== undefined);
   return topics;
@@ -74,7 +81,7 @@ export async function getTopic(storage: Storage, name: string): Promise<TopicIte
     new GetCommand({ TableName: storage.env.tableName, Key: { pk: TOPICS_PK, sk: topicSk(name) }, ConsistentRead: true }),
   );
   if (result.Item === undefined) throw unknownTopic(name);
-  return result.Item as TopicItem;
+  return fromStorage(result.Item as TopicItem);
 }
 
 /** Validates that `partition` exists in `topic`. */
@@ -92,6 +99,7 @@ export function headState(partition: number, head: HeadItem | undefined): Partit
     highWatermark: head?.nextOffset ?? 0,
     bytes: head?.bytes ?? 0,
     segments: head?.segments ?? 0,
+    lastCompactedAt: head?.lastCompactedAtMs ?? null,
   };
 }
 

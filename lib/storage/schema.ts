@@ -66,6 +66,8 @@ export interface HeadItem {
   bytes: number;
   /** Number of index entries. */
   segments: number;
+  /** When the compact function last finished a pass over the partition. */
+  lastCompactedAtMs?: number;
 }
 
 /** One committed object (or byte range of one) and the offsets it holds. */
@@ -87,4 +89,6 @@ export interface IndexEntryItem {
   /** Batches in the entry. */
   batchCount: number;
   createdAtMs: number;
+  /** The object's lifecycle expiry tag in days (lib/retention/lifecycle.ts); 0 or absent: none. */
+  expireDays?: number;
 }

@@ -18,7 +18,7 @@ beforeAll(async () => {
   validBatch = await encodeRecordBatch([{ key: Buffer.from('k'), value: Buffer.from('v'), headers: [], timestamp: 1 }]);
 });
 afterAll(async () => {
-  await stack?.server.close();
+  await stack?.close();
 });
 
 /** Everything stored: every table item and every object key. A rejected request changes neither. */
@@ -125,6 +125,18 @@ const topicAttempt: fc.Arbitrary<Attempt> = fc.oneof(
     }
   }),
   fc.record({ method: fc.constant('PATCH'), path: topicSegment.map((t) => `/v1/topics/${t}`), headers: fc.constant({ 'content-type': 'application/json' }), body: fc.record({ partitions: fc.oneof(fc.integer({ min: -2, max: 1 }), fc.string()), configs: fc.oneof(fc.constant({ 'retention.ms': 'x' }), fc.constant({ nope: '1' }), jsonish) }, { requiredKeys: ['partitions'] }).map((v) => JSON.stringify(v)) }),
+  fc.record({
+    method: fc.constant('POST'),
+    path: fc.tuple(topicSegment, fc.constantFrom('0', '5', 'x', '-1')).map(([t, p]) => `/v1/topics/${t}/partitions/${p}/delete-records`),
+    headers: fc.constant({ 'content-type': 'application/json' }),
+    // Offsets past the high watermark (1), below -1, or not integers: all invalid.
+    body: fc.oneof(fc.integer({ min: 2, max: 1e6 }), fc.integer({ min: -1e6, max: -2 }), fc.double(), fc.string(), jsonish).map((offset) => JSON.stringify({ offset })),
+  }),
+  fc.record({
+    method: fc.constant('GET'),
+    path: fc.tuple(topicSegment, fc.constantFrom('0', '9', 'y'), fc.oneof(fc.constant('-1'), fc.constant('soon'), fc.constant(''), fc.string({ maxLength: 8 }).map(encodeURIComponent))).map(([t, p, ts]) => `/v1/topics/${t}/partitions/${p}/offsets?timestamp=${ts}`),
+    headers: fc.constant({}),
+  }).filter((a) => !/partitions\/0\/offsets\?timestamp=(\d+|earliest|latest)$/.test(a.path)),
   fc.record({ method: fc.constantFrom('PUT', 'DELETE', 'GET', 'HEAD'), path: fc.constantFrom('/v1/topics/fuzz/records', '/v2/topics', '/v1/health/x', '/v1/topics/fuzz/partitions/0'), headers: fc.constant({}) }).filter((a) => a.method !== 'HEAD'),
 );
 

@@ -10,7 +10,7 @@ beforeAll(async () => {
   stack = await startTestStack();
 });
 afterAll(async () => {
-  await stack?.server.close();
+  await stack?.close();
 });
 
 describe('docs/openapi.yaml', () => {
@@ -47,6 +47,8 @@ describe('docs/openapi.yaml', () => {
       ['GET', '/v1/topics/{topic}/partitions/{partition}/offsets', '/v1/topics/spec/partitions/0/offsets?timestamp=0'],
       ['GET', '/v1/topics/{topic}/partitions/{partition}/offsets', '/v1/topics/spec/partitions/0/offsets?timestamp=latest'],
       ['GET', '/v1/topics/{topic}/partitions/{partition}/offsets', '/v1/topics/spec/partitions/0/offsets?timestamp=soon'],
+      ['POST', '/v1/topics/{topic}/partitions/{partition}/delete-records', '/v1/topics/spec/partitions/0/delete-records', { offset: 1 }],
+      ['POST', '/v1/topics/{topic}/partitions/{partition}/delete-records', '/v1/topics/spec/partitions/0/delete-records', { offset: 50 }],
       ['DELETE', '/v1/topics/{topic}', '/v1/topics/spec'],
     ];
     const statuses = new Set<number>();

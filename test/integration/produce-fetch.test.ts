@@ -11,7 +11,7 @@ beforeAll(async () => {
   await api(stack.url, 'POST', '/v1/topics', { name: 'events', partitions: 4 });
 });
 afterAll(async () => {
-  await stack?.server.close();
+  await stack?.close();
 });
 
 async function fetchAll(topic: string, partition: number, encoding = 'string'): Promise<any[]> {

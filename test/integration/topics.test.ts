@@ -7,7 +7,7 @@ beforeAll(async () => {
   stack = await startTestStack();
 });
 afterAll(async () => {
-  await stack?.server.close();
+  await stack?.close();
 });
 
 describe('topics API', () => {
@@ -27,6 +27,8 @@ describe('topics API', () => {
       'max.message.bytes': '1048588',
       'cleanup.policy': 'delete',
       'message.timestamp.type': 'CreateTime',
+      'delete.retention.ms': '86400000',
+      'min.compaction.lag.ms': '0',
     });
   });
 
@@ -80,8 +82,8 @@ describe('topics API', () => {
     const res = await api(stack.url, 'GET', '/v1/topics/described');
     expect(res.status).toBe(200);
     expect(res.body.partitions).toEqual([
-      { partition: 0, logStartOffset: 0, highWatermark: 0, bytes: 0, segments: 0 },
-      { partition: 1, logStartOffset: 0, highWatermark: 0, bytes: 0, segments: 0 },
+      { partition: 0, logStartOffset: 0, highWatermark: 0, bytes: 0, segments: 0, lastCompactedAt: null },
+      { partition: 1, logStartOffset: 0, highWatermark: 0, bytes: 0, segments: 0, lastCompactedAt: null },
     ]);
   });
 

@@ -8,9 +8,9 @@ export function emulatorEndpoints(): { dynamoEndpoint: string; s3Endpoint: strin
 }
 
 /** A local stack with a table and bucket of its own, served on a free port. */
-export async function startTestStack(): Promise<LocalStack> {
+export async function startTestStack(options: { compactIntervalMs?: number } = {}): Promise<LocalStack> {
   const suffix = randomBytes(4).toString('hex');
-  return startStack({ emulators: emulatorEndpoints(), tableName: `sluice-test-${suffix}`, bucketName: `sluice-test-${suffix}`, port: 0 });
+  return startStack({ emulators: emulatorEndpoints(), tableName: `sluice-test-${suffix}`, bucketName: `sluice-test-${suffix}`, port: 0, ...options });
 }
 
 /** Calls the local API and parses a JSON reply. */

@@ -1,0 +1,116 @@
+/**
+ * cleanup.policy=compact, as Kafka's log cleaner: for every key only the record with the
+ * latest offset is kept; a key whose latest record is a tombstone (null value) disappears
+ * once the tombstone is older than delete.retention.ms. Offsets never change: consumers
+ * see gaps. The newest entry (Kafka's active segment) and entries with records younger
+ * than min.compaction.lag.ms are never cleaned.
+ *
+ * Deviation from Kafka: tombstones age by their record timestamp, not by the time their
+ * segment was first cleaned. Kafka keeps empty batches only for producer state; here a
+ * batch whose records are all removed stays as an empty batch so the offsets it spans
+ * remain accounted for in the index (fetch derives offsets from batch lengths).
+ */
+import { randomUUID } from 'node:crypto';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { decodeRecordBatch, encodeRetainedBatch, readBatchHeader, setBaseOffset, type DecodedRecord, type BatchHeader } from '../codec/record-batch.ts';
+import type { Storage } from '../storage/clients.ts';
+import { HEAD_SK, partitionPrefix, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
+import { readObjectRange } from '../storage/segment-cache.ts';
+import { expiryDaysFor, expiryTagging } from './lifecycle.ts';
+import { pendingDeleteSk } from './partition-items.ts';
+
+interface LoadedBatch {
+  bytes: Buffer;
+  header: BatchHeader;
+  records: DecodedRecord[];
+}
+
+async function loadEntry(storage: Storage, entry: IndexEntryItem): Promise<LoadedBatch[]> {
+  const range = await readObjectRange(storage, entry.objectKey, entry.byteStart, entry.byteLength);
+  const batches: LoadedBatch[] = [];
+  let base = entry.baseOffset;
+  for (let position = 0; position < range.length; ) {
+    const size = readBatchHeader(range, position).sizeBytes;
+    const bytes = Buffer.from(range.subarray(position, position + size));
+    setBaseOffset(bytes, 0, base);
+    const { header, records } = await decodeRecordBatch(bytes);
+    batches.push({ bytes, header, records });
+    base += header.lastOffsetDelta + 1;
+    position += size;
+  }
+  return batches;
+}
+
+/** The entries the cleaner may touch: a prefix, never the newest, none younger than the lag. */
+export function cleanableEntries(entries: readonly IndexEntryItem[], minLagMs: number, nowMs: number): IndexEntryItem[] {
+  const candidates = entries.slice(0, -1);
+  const firstTooYoung = candidates.findIndex((e) => e.maxTimestamp > nowMs - minLagMs);
+  return firstTooYoung === -1 ? candidates : candidates.slice(0, firstTooYoung);
+}
+
+/** Which records survive: the latest per key, tombstones only until delete.retention.ms. */
+export function survivors(batches: readonly LoadedBatch[][], deleteRetentionMs: number, nowMs: number): (record: DecodedRecord) => boolean {
+  const latest = new Map<string, number>();
+  for (const entry of batches) for (const batch of entry) for (const r of batch.records) if (r.key !== null) latest.set(r.key.toString('latin1'), r.offset);
+  return (r) => r.key === null || (latest.get(r.key.toString('latin1')) === r.offset && !(r.value === null && r.timestamp < nowMs - deleteRetentionMs));
+}
+
+/**
+ * Cleans `entries` (in offset order) of a compacted topic's partition. Each changed entry
+ * is rewritten to a new object and swapped in by a transaction conditioned on the entry
+ * still naming the old object; the old object is queued for deletion. Returns how many
+ * entries were rewritten.
+ */
+export async function compactKeys(storage: Storage, topic: TopicItem, partition: number, entries: readonly IndexEntryItem[], nowMs: number, deleteAfterMs: number): Promise<number> {
+  const cleanable = cleanableEntries(entries, topic.configs['min.compaction.lag.ms'], nowMs);
+  if (cleanable.length === 0) return 0;
+  const loaded = await Promise.all(cleanable.map((e) => loadEntry(storage, e)));
+  const keep = survivors(loaded, topic.configs['delete.retention.ms'], nowMs);
+  const expireDays = expiryDaysFor(topic.configs);
+  let rewritten = 0;
+  for (const [i, entry] of cleanable.entries()) {
+    const batches = loaded[i] as LoadedBatch[];
+    if (batches.every((b) => b.records.every(keep))) continue;
+    const parts = await Promise.all(batches.map(async (b) => (b.records.every(keep) ? b.bytes : encodeRetainedBatch(b.header, b.records.filter(keep)))));
+    // Stored batches carry base offset 0; fetch fills in the real one.
+    for (const part of parts) setBaseOffset(part, 0, 0);
+    const body = Buffer.concat(parts);
+    const objectKey = `${partitionPrefix(topic.name, partition, topic.topicId)}${nowMs.toString().padStart(15, '0')}-compacted-${randomUUID()}.kafka`;
+    await storage.s3.send(new PutObjectCommand({ Bucket: storage.env.bucketName, Key: objectKey, Body: body, ContentType: 'application/vnd.kafka.record-batch', Tagging: expiryTagging(expireDays) }));
+    const cleaned: IndexEntryItem = {
+      ...entry,
+      objectKey,
+      byteStart: 0,
+      byteLength: body.length,
+      recordCount: batches.reduce((n, b) => n + b.records.filter(keep).length, 0),
+      createdAtMs: nowMs,
+      expireDays,
+    };
+    try {
+      await storage.ddb.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            { Put: { TableName: storage.env.tableName, Item: cleaned, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } } },
+            { Put: { TableName: storage.env.tableName, Item: { pk: entry.pk, sk: pendingDeleteSk(entry.objectKey), objectKey: entry.objectKey, deleteAfterMs } } },
+            {
+              Update: {
+                TableName: storage.env.tableName,
+                Key: { pk: entry.pk, sk: HEAD_SK },
+                UpdateExpression: 'ADD #bytes :delta',
+                ConditionExpression: 'attribute_exists(pk)',
+                ExpressionAttributeNames: { '#bytes': 'bytes' },
+                ExpressionAttributeValues: { ':delta': body.length - entry.byteLength },
+              },
+            },
+          ],
+        }),
+      );
+      rewritten++;
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'TransactionCanceledException') throw error;
+      // Retention or a merge got there first; the new object is an orphan the sweep collects.
+    }
+  }
+  return rewritten;
+}
