@@ -46,13 +46,14 @@ export async function startStack(options: StackOptions): Promise<LocalStack> {
   delete process.env.AWS_PROFILE;
   const storage = createStorage(readEnv());
   await ensureStorage(storage);
-  const [admin, produce, fetch, compact] = await Promise.all([
+  const [admin, produce, fetch, groups, compact] = await Promise.all([
     import('../functions/admin/handler.ts'),
     import('../functions/produce/handler.ts'),
     import('../functions/fetch/handler.ts'),
+    import('../functions/groups/handler.ts'),
     import('../functions/compact/handler.ts'),
   ]);
-  const handlers: Handlers = { admin: admin.handler, produce: produce.handler, fetch: fetch.handler };
+  const handlers: Handlers = { admin: admin.handler, produce: produce.handler, fetch: fetch.handler, groups: groups.handler };
   const server = await startServer(handlers, options.port, { [LOCAL_COMPACT_FUNCTION]: compact.handler });
   // Produce's trigger reaches the compact function through the real Lambda client, here.
   process.env.AWS_ENDPOINT_URL_LAMBDA = server.url;

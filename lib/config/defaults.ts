@@ -98,3 +98,17 @@ export const COMPACTION = {
   /** Produce asks for compaction when a partition's stored bytes cross a multiple of this. */
   triggerBytes: 256 * 1024 * 1024,
 } as const;
+
+/** Consumer-group defaults, as Kafka's KIP-848 group coordinator (group.consumer.*). */
+export const GROUPS = {
+  /** group.consumer.session.timeout.ms */
+  sessionTimeoutMs: 45_000,
+  /** group.consumer.heartbeat.interval.ms */
+  heartbeatIntervalMs: 5_000,
+  /** Bounds a group may choose on its first join (Kafka's min/max for these configs). */
+  minSessionTimeoutMs: 1_000,
+  maxSessionTimeoutMs: 300_000,
+  minHeartbeatIntervalMs: 100,
+  /** Attempts at a heartbeat's conditional write before answering a retriable 429. */
+  maxAttempts: 12,
+} as const;

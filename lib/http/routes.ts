@@ -4,7 +4,7 @@
  */
 
 /** The Lambda function that serves a route. */
-export type FunctionName = 'admin' | 'produce' | 'fetch';
+export type FunctionName = 'admin' | 'produce' | 'fetch' | 'groups';
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
 
 export interface RouteSpec {
@@ -27,6 +27,12 @@ export const ROUTES = [
   { method: 'POST', path: '/v1/topics/{topic}/records', function: 'produce', operation: 'produce' },
   { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/records', function: 'fetch', operation: 'fetch' },
   { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/offsets', function: 'fetch', operation: 'listOffsets' },
+  { method: 'GET', path: '/v1/groups', function: 'groups', operation: 'listGroups' },
+  { method: 'GET', path: '/v1/groups/{group}', function: 'groups', operation: 'describeGroup' },
+  { method: 'POST', path: '/v1/groups/{group}/heartbeat', function: 'groups', operation: 'heartbeat' },
+  { method: 'POST', path: '/v1/groups/{group}/offsets', function: 'groups', operation: 'commitOffsets' },
+  { method: 'GET', path: '/v1/groups/{group}/offsets', function: 'groups', operation: 'fetchOffsets' },
+  { method: 'POST', path: '/v1/groups/{group}/offsets/reset', function: 'groups', operation: 'resetOffsets' },
 ] as const satisfies readonly RouteSpec[];
 
 export type Route = (typeof ROUTES)[number];

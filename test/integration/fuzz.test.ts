@@ -137,6 +137,38 @@ const topicAttempt: fc.Arbitrary<Attempt> = fc.oneof(
     path: fc.tuple(topicSegment, fc.constantFrom('0', '9', 'y'), fc.oneof(fc.constant('-1'), fc.constant('soon'), fc.constant(''), fc.string({ maxLength: 8 }).map(encodeURIComponent))).map(([t, p, ts]) => `/v1/topics/${t}/partitions/${p}/offsets?timestamp=${ts}`),
     headers: fc.constant({}),
   }).filter((a) => !/partitions\/0\/offsets\?timestamp=(\d+|earliest|latest)$/.test(a.path)),
+  // Group routes: heartbeats from members the group never had, malformed commits and resets.
+  fc.record({
+    method: fc.constant('POST'),
+    path: fc.oneof(fc.constant('fuzz-group'), fc.constant('..'), fc.string({ maxLength: 260 }).map(encodeURIComponent)).map((g) => `/v1/groups/${g}/heartbeat`),
+    headers: fc.constant({ 'content-type': 'application/json' }),
+    body: fc
+      .record(
+        {
+          memberId: fc.oneof(fc.string({ minLength: 1, maxLength: 10 }), jsonish),
+          memberEpoch: fc.oneof(fc.integer({ min: 1, max: 1000 }), fc.integer({ min: -100, max: -2 }), fc.string(), fc.double()),
+          subscribedTopics: fc.oneof(fc.array(fc.string({ maxLength: 5 })), jsonish),
+          ownedPartitions: jsonish,
+          assignor: fc.oneof(fc.constant('sticky'), fc.string()),
+          sessionTimeoutMs: fc.oneof(fc.integer(), jsonish),
+        },
+        { requiredKeys: ['memberEpoch'] },
+      )
+      .map((v) => JSON.stringify(v)),
+  }),
+  fc.record({
+    method: fc.constant('POST'),
+    path: fc.constantFrom('/v1/groups/fuzz-group/offsets', '/v1/groups/fuzz-group/offsets/reset', '/v1/groups/%00/offsets'),
+    headers: fc.constantFrom<Record<string, string>>({ 'content-type': 'application/json' }, { 'content-type': 'text/plain' }),
+    body: fc
+      .oneof(
+        fc.record({ memberId: fc.string({ minLength: 1 }), memberEpoch: fc.integer({ min: 1, max: 9 }), offsets: fc.array(fc.record({ topic: fc.constantFrom('fuzz', 'nope'), partition: fc.integer({ min: 0, max: 5 }), offset: fc.integer({ min: 0, max: 9 }) }), { minLength: 1, maxLength: 3 }) }),
+        fc.record({ offsets: fc.oneof(fc.constant([]), jsonish), topic: fc.constantFrom('fuzz', 'nope'), to: fc.string(), offset: fc.integer({ max: -1 }) }, { requiredKeys: [] }),
+        jsonish,
+      )
+      .map((v) => JSON.stringify(v)),
+  }),
+  fc.record({ method: fc.constantFrom('GET'), path: fc.constantFrom('/v1/groups/never-existed', '/v1/groups/..', '/v1/groups/a%20b/offsets'), headers: fc.constant({}) }),
   fc.record({ method: fc.constantFrom('PUT', 'DELETE', 'GET', 'HEAD'), path: fc.constantFrom('/v1/topics/fuzz/records', '/v2/topics', '/v1/health/x', '/v1/topics/fuzz/partitions/0'), headers: fc.constant({}) }).filter((a) => a.method !== 'HEAD'),
 );
 

@@ -49,6 +49,17 @@ describe('docs/openapi.yaml', () => {
       ['GET', '/v1/topics/{topic}/partitions/{partition}/offsets', '/v1/topics/spec/partitions/0/offsets?timestamp=soon'],
       ['POST', '/v1/topics/{topic}/partitions/{partition}/delete-records', '/v1/topics/spec/partitions/0/delete-records', { offset: 1 }],
       ['POST', '/v1/topics/{topic}/partitions/{partition}/delete-records', '/v1/topics/spec/partitions/0/delete-records', { offset: 50 }],
+      ['POST', '/v1/groups/{group}/heartbeat', '/v1/groups/readers/heartbeat', { memberId: 'm1', memberEpoch: 0, subscribedTopics: ['spec'] }],
+      ['POST', '/v1/groups/{group}/heartbeat', '/v1/groups/readers/heartbeat', { memberId: 'm1', memberEpoch: 7 }],
+      ['POST', '/v1/groups/{group}/heartbeat', '/v1/groups/readers/heartbeat', { memberId: 'm2', memberEpoch: 3 }],
+      ['POST', '/v1/groups/{group}/offsets', '/v1/groups/readers/offsets', { memberId: 'm1', memberEpoch: 1, offsets: [{ topic: 'spec', partition: 0, offset: 1 }] }],
+      ['GET', '/v1/groups/{group}/offsets', '/v1/groups/readers/offsets'],
+      ['GET', '/v1/groups/{group}', '/v1/groups/readers'],
+      ['GET', '/v1/groups', '/v1/groups'],
+      ['POST', '/v1/groups/{group}/offsets/reset', '/v1/groups/readers/offsets/reset', { topic: 'spec', to: 'earliest' }],
+      ['POST', '/v1/groups/{group}/heartbeat', '/v1/groups/readers/heartbeat', { memberId: 'm1', memberEpoch: -1 }],
+      ['POST', '/v1/groups/{group}/offsets/reset', '/v1/groups/readers/offsets/reset', { topic: 'spec', to: 'earliest' }],
+      ['GET', '/v1/groups/{group}', '/v1/groups/nobody'],
       ['DELETE', '/v1/topics/{topic}', '/v1/topics/spec'],
     ];
     const statuses = new Set<number>();

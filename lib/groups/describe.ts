@@ -1,0 +1,83 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { readHeads } from '../log/topics.ts';
+import type { Storage } from '../storage/clients.ts';
+import { toTopicPartitions, type TopicPartitions } from './heartbeat.ts';
+import { committedOffsets } from './offsets.ts';
+import { GROUPS_PK } from './schema.ts';
+import { readGroup } from './store.ts';
+import { cachedTopic } from './topic-partitions.ts';
+
+/** Kafka's consumer-group states, as KIP-848 names them. */
+export type GroupState = 'Empty' | 'Assigning' | 'Reconciling' | 'Stable';
+
+export interface GroupDescription {
+  group: string;
+  state: GroupState;
+  groupEpoch: number;
+  assignmentEpoch: number;
+  assignor: string;
+  sessionTimeoutMs: number | null;
+  heartbeatIntervalMs: number | null;
+  members: Array<{ memberId: string; memberEpoch: number; subscribedTopics: string[]; assignment: TopicPartitions; targetAssignment: TopicPartitions; lastHeartbeat: number; leaseExpiresAt: number }>;
+  partitions: Array<{ topic: string; partition: number; owner: string | null; committedOffset: number | null; highWatermark: number; lag: number | null }>;
+}
+
+/** Every group that has ever had a member or a commit. */
+export async function listGroups(storage: Storage): Promise<string[]> {
+  const groups: string[] = [];
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await storage.ddb.send(new QueryCommand({ TableName: storage.env.tableName, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': GROUPS_PK }, ExclusiveStartKey: startKey }));
+    groups.push(...(page.Items ?? []).map((i) => String(i.group)));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+  return groups;
+}
+
+/** State, live members with their assignments, and per partition the committed offset, high watermark and lag. */
+export async function describeGroup(storage: Storage, group: string, nowMs = Date.now()): Promise<GroupDescription | undefined> {
+  const [read, offsets] = await Promise.all([readGroup(storage, group), committedOffsets(storage, group)]);
+  if (read.meta === undefined && offsets.length === 0) return undefined;
+  const live = read.members.filter((m) => m.expiresAtMs >= nowMs).sort((a, b) => a.memberId.localeCompare(b.memberId));
+  const meta = read.meta;
+  const target = meta?.target ?? {};
+  const stable = live.every((m) => JSON.stringify([...m.assigned].sort()) === JSON.stringify([...(target[m.memberId] ?? [])].sort()) && m.owned.every((tp) => m.assigned.includes(tp)));
+  const state: GroupState = live.length === 0 ? 'Empty' : meta !== undefined && meta.assignmentEpoch < meta.groupEpoch ? 'Assigning' : stable ? 'Stable' : 'Reconciling';
+  const owners = new Map(live.flatMap((m) => m.assigned.map((tp) => [tp, m.memberId] as const)));
+  const topics = new Set([...live.flatMap((m) => m.subscribedTopics), ...offsets.map((o) => o.topic)]);
+  const partitions: GroupDescription['partitions'] = [];
+  for (const name of [...topics].sort()) {
+    const topic = await cachedTopic(storage, name, nowMs);
+    if (topic === undefined) continue;
+    for (const head of await readHeads(storage, topic)) {
+      const committed = offsets.find((o) => o.topic === name && o.partition === head.partition)?.offset ?? null;
+      partitions.push({
+        topic: name,
+        partition: head.partition,
+        owner: owners.get(`${name}:${head.partition}`) ?? null,
+        committedOffset: committed,
+        highWatermark: head.highWatermark,
+        lag: committed === null ? null : Math.max(0, head.highWatermark - Math.max(committed, head.logStartOffset)),
+      });
+    }
+  }
+  return {
+    group,
+    state,
+    groupEpoch: meta?.groupEpoch ?? 0,
+    assignmentEpoch: meta?.assignmentEpoch ?? 0,
+    assignor: meta?.assignor ?? 'uniform',
+    sessionTimeoutMs: meta?.sessionTimeoutMs ?? null,
+    heartbeatIntervalMs: meta?.heartbeatIntervalMs ?? null,
+    members: live.map((m) => ({
+      memberId: m.memberId,
+      memberEpoch: m.memberEpoch,
+      subscribedTopics: m.subscribedTopics,
+      assignment: toTopicPartitions(m.assigned),
+      targetAssignment: toTopicPartitions(target[m.memberId] ?? []),
+      lastHeartbeat: m.lastHeartbeatMs,
+      leaseExpiresAt: m.expiresAtMs,
+    })),
+    partitions,
+  };
+}

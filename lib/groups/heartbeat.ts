@@ -1,0 +1,51 @@
+import { GROUPS } from '../config/defaults.ts';
+import { SluiceError } from '../errors.ts';
+import { backoffDelayMs, sleep } from '../retry.ts';
+import type { Storage } from '../storage/clients.ts';
+import { parseTpKey, type TopicPartitionKey } from './assignors.ts';
+import { reconcile, type HeartbeatRequest } from './reconcile.ts';
+import { readGroup, writeGroup } from './store.ts';
+import { partitionCounts } from './topic-partitions.ts';
+
+/** Partitions as the API carries them: `[{topic, partitions: [n, …]}]`. */
+export type TopicPartitions = Array<{ topic: string; partitions: number[] }>;
+
+/** Groups `topic:partition` keys by topic, sorted. */
+export function toTopicPartitions(keys: readonly TopicPartitionKey[]): TopicPartitions {
+  const byTopic = new Map<string, number[]>();
+  for (const { topic, partition } of keys.map(parseTpKey)) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
+  return [...byTopic].sort(([a], [b]) => a.localeCompare(b)).map(([topic, partitions]) => ({ topic, partitions: partitions.sort((x, y) => x - y) }));
+}
+
+export interface HeartbeatResult {
+  memberEpoch: number;
+  assignment: TopicPartitions;
+  heartbeatIntervalMs: number;
+}
+
+/**
+ * One heartbeat: one Query of the group, the pure transition, one conditional write.
+ * A lost race re-reads and tries again; UNKNOWN_MEMBER_ID and FENCED_MEMBER_EPOCH are
+ * answers, not races.
+ */
+export async function heartbeat(storage: Storage, group: string, request: HeartbeatRequest, clock: () => number = Date.now): Promise<HeartbeatResult> {
+  for (let attempt = 0; attempt < GROUPS.maxAttempts; attempt++) {
+    const read = await readGroup(storage, group);
+    const nowMs = clock();
+    const existing = read.members.find((m) => m.memberId === request.memberId);
+    const topics = [...read.members.filter((m) => m.memberId !== request.memberId).flatMap((m) => m.subscribedTopics), ...(request.subscribedTopics ?? existing?.subscribedTopics ?? [])];
+    const outcome = reconcile(group, read.meta, read.members, request, await partitionCounts(storage, topics), nowMs);
+    if (outcome.kind === 'rejected') throw new SluiceError(outcome.error, outcome.message);
+    const written = await writeGroup(storage, {
+      group,
+      readVersion: read.meta?.version,
+      meta: outcome.meta,
+      member: outcome.member,
+      readMemberEpoch: existing?.memberEpoch,
+      removed: outcome.removed,
+    });
+    if (written) return { memberEpoch: outcome.response.memberEpoch, assignment: toTopicPartitions(outcome.response.assignment), heartbeatIntervalMs: outcome.response.heartbeatIntervalMs };
+    await sleep(backoffDelayMs(attempt, { baseMs: 10, capMs: 200 }));
+  }
+  throw new SluiceError('THROTTLING_QUOTA_EXCEEDED', `Group ${group} is changing too fast to settle this heartbeat; retry`, { retryAfterSeconds: 1 });
+}
