@@ -1,0 +1,82 @@
+/**
+ * Topic administration and offset lookups (Kafka's Admin API): create, list, describe,
+ * alter and delete topics, and ListOffsets by timestamp or log end.
+ */
+import { SluiceError } from '../errors.ts';
+import { lookupOffset } from './fetcher.ts';
+import { pathOf, type Transport } from './http.ts';
+import type { ResolvedRetryOptions } from './options.ts';
+import type { OffsetLookup, OffsetSpec, PartitionOffset, TopicConfigsInput, TopicDescription, TopicSummary } from './types.ts';
+
+export interface CreateTopicOptions {
+  topic: string;
+  /** @default 1 */
+  partitions?: number;
+  /** Kafka's defaults apply to configs not given. */
+  configs?: TopicConfigsInput;
+}
+
+export interface AlterTopicOptions {
+  /** A larger partition count; it can never be lowered. */
+  partitions?: number;
+  configs?: TopicConfigsInput;
+}
+
+function checkSpec(spec: OffsetSpec): void {
+  if (spec === 'earliest' || spec === 'latest') return;
+  if (typeof spec === 'number' && Number.isSafeInteger(spec) && spec >= 0) return;
+  throw new SluiceError('INVALID_REQUEST', `An offset spec is a timestamp in ms, 'earliest' or 'latest', got ${JSON.stringify(spec)}`);
+}
+
+export class Admin {
+  constructor(
+    private readonly transport: Transport,
+    private readonly retry: ResolvedRetryOptions,
+  ) {}
+
+  /** Creates a topic; TOPIC_ALREADY_EXISTS if the name is taken. */
+  async createTopic(options: CreateTopicOptions): Promise<TopicDescription> {
+    const body: Record<string, unknown> = { name: options.topic };
+    if (options.partitions !== undefined) body.partitions = options.partitions;
+    if (options.configs !== undefined) body.configs = options.configs;
+    return this.transport.json<TopicDescription>({ method: 'POST', path: pathOf('v1', 'topics'), headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, this.retry);
+  }
+
+  async listTopics(): Promise<TopicSummary[]> {
+    const { topics } = await this.transport.json<{ topics: TopicSummary[] }>({ method: 'GET', path: pathOf('v1', 'topics') }, this.retry);
+    return topics;
+  }
+
+  /** Configs and, per partition, log start offset, high watermark, bytes and segments. */
+  async describeTopic(topic: string): Promise<TopicDescription> {
+    return this.transport.json<TopicDescription>({ method: 'GET', path: pathOf('v1', 'topics', topic) }, this.retry);
+  }
+
+  /** Raises the partition count and/or changes configs; returns the altered topic. */
+  async alterTopic(topic: string, changes: AlterTopicOptions): Promise<TopicDescription> {
+    return this.transport.json<TopicDescription>({ method: 'PATCH', path: pathOf('v1', 'topics', topic), headers: { 'content-type': 'application/json' }, body: JSON.stringify(changes) }, this.retry);
+  }
+
+  /** Deletes a topic and its data; the name can be created again, empty. */
+  async deleteTopic(topic: string): Promise<void> {
+    await this.transport.json<void>({ method: 'DELETE', path: pathOf('v1', 'topics', topic) }, this.retry);
+  }
+
+  /** Kafka's ListOffsets for one partition: by timestamp (ms), or `earliest` / `latest`. */
+  async listOffsets(topic: string, partition: number, spec: OffsetSpec): Promise<OffsetLookup> {
+    checkSpec(spec);
+    return lookupOffset(this.transport, this.retry, topic, partition, spec);
+  }
+
+  /** Every partition's bounds, as kafkajs's fetchTopicOffsets: `offset` is the high watermark. */
+  async fetchTopicOffsets(topic: string): Promise<Array<PartitionOffset & { high: number; low: number }>> {
+    const { partitions } = await this.describeTopic(topic);
+    return partitions.map((p) => ({ partition: p.partition, offset: p.highWatermark, high: p.highWatermark, low: p.logStartOffset }));
+  }
+
+  /** For every partition, the first offset at or after `timestampMs` (the high watermark when none is). */
+  async fetchTopicOffsetsByTimestamp(topic: string, timestampMs: number): Promise<PartitionOffset[]> {
+    const { partitions } = await this.describeTopic(topic);
+    return Promise.all(partitions.map(async (p) => ({ partition: p.partition, offset: (await this.listOffsets(topic, p.partition, timestampMs)).offset })));
+  }
+}

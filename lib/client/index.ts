@@ -1,0 +1,19 @@
+/** The Sluice client: `import { Sluice } from 'sluice/client'` (or lib/client/index.ts in this repo). */
+export { Sluice } from './sluice.ts';
+export { Producer } from './producer.ts';
+export { Consumer, type RunConfig, type TopicAssignment, type TopicPartitions } from './consumer.ts';
+export { Admin, type AlterTopicOptions, type CreateTopicOptions } from './admin.ts';
+export { type AuthOptions, type AwsCredentials } from './auth.ts';
+export {
+  CONSUMER_DEFAULTS,
+  PRODUCER_DEFAULTS,
+  RETRY_DEFAULTS,
+  type AutoOffsetReset,
+  type ConsumerOptions,
+  type ProducerOptions,
+  type RetryOptions,
+  type SluiceOptions,
+} from './options.ts';
+export * from './types.ts';
+export { SluiceError, ERROR_TABLE, type ErrorName } from '../errors.ts';
+export { partitionForKey } from '../log/partitioner.ts';

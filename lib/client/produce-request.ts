@@ -1,0 +1,58 @@
+/**
+ * One produce request: a topic's drained batches encoded as RecordBatch v2 (compressed as
+ * configured), framed as `application/vnd.sluice.batches`, sent with retries, and each
+ * record acknowledged with its offset from the answer's per-frame base offsets.
+ */
+import { BATCHES_MEDIA_TYPE, encodeFrames, type Frame } from '../codec/framing.ts';
+import { encodeRecordBatch } from '../codec/record-batch.ts';
+import { SluiceError } from '../errors.ts';
+import type { Compression } from './types.ts';
+import type { DrainedRequest } from './accumulator.ts';
+import { pathOf, type Transport } from './http.ts';
+import type { ResolvedRetryOptions } from './options.ts';
+import type { ProducerBatch } from './producer-batch.ts';
+
+/** A frame and the records [start, start + count) of its batch it carries. */
+interface SourcedFrame extends Frame {
+  source: ProducerBatch;
+  start: number;
+  count: number;
+}
+
+interface ProduceResponse {
+  batches: Array<{ partition: number; baseOffset: number; lastOffset: number }>;
+}
+
+/**
+ * Encodes records [start, start + count) of a batch. A compressed batch can come out larger
+ * than its records (incompressible data); if it exceeds `maxBytes` (max.message.bytes) it is
+ * split in two, as Kafka's producer splits a batch the broker found too large.
+ */
+async function encode(batch: ProducerBatch, start: number, count: number, compression: Compression, maxBytes: number): Promise<SourcedFrame[]> {
+  const records = start === 0 && count === batch.records.length ? batch.records : batch.records.slice(start, start + count);
+  const bytes = await encodeRecordBatch(records, { compression });
+  if (bytes.length <= maxBytes || count === 1) return [{ partition: batch.partition, batch: bytes, source: batch, start, count }];
+  const half = Math.ceil(count / 2);
+  return [...(await encode(batch, start, half, compression, maxBytes)), ...(await encode(batch, start + half, count - half, compression, maxBytes))];
+}
+
+/**
+ * Sends the request and acknowledges every record in it; rejects with the request's
+ * SluiceError. IMPORTANT: empties each batch's records once encoded, so the data is held once.
+ */
+export async function sendProduceRequest(transport: Transport, retry: ResolvedRetryOptions, request: DrainedRequest, compression: Compression, maxBatchBytes: number): Promise<void> {
+  const frames: SourcedFrame[] = [];
+  for (const batch of request.batches) frames.push(...(await encode(batch, 0, batch.records.length, compression, maxBatchBytes)));
+  for (const batch of request.batches) batch.records = [];
+  const response = await transport.json<ProduceResponse>(
+    { method: 'POST', path: pathOf('v1', 'topics', request.topic, 'records'), headers: { 'content-type': BATCHES_MEDIA_TYPE }, body: encodeFrames(frames) },
+    retry,
+  );
+  for (const [i, frame] of frames.entries()) {
+    const placed = response?.batches?.[i];
+    if (placed?.partition !== frame.partition) {
+      throw new SluiceError('UNKNOWN_SERVER_ERROR', `The produce answer does not match the request: frame ${i} went to partition ${frame.partition}, the answer says ${JSON.stringify(placed)}`);
+    }
+    frame.source.acknowledge(frame.start, frame.count, placed.baseOffset);
+  }
+}

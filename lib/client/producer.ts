@@ -1,0 +1,306 @@
+/**
+ * The producer: `send` places records in per-partition batches (accumulator.ts) and a
+ * sender turns ready batches into binary requests — one per topic carrying every ready
+ * partition's batches as `application/vnd.sluice.batches` frames.
+ *
+ * Ordering: a partition has at most one request in flight (Kafka needs
+ * max.in.flight.requests.per.connection=1 for the same guarantee without idempotence), so a
+ * retried request can never be overtaken by a later batch of its partition. Up to
+ * `maxInFlightRequests` requests for different partitions run at once.
+ *
+ * Memory: records are counted from when they enter the buffer until their request
+ * completes. When `bufferMemoryBytes` is reached, sends wait in call order (FIFO) holding no
+ * copy of their messages (they are converted as they enter), and everything buffered is sent
+ * at once instead of lingering. Once a batch is encoded its records are dropped, so the
+ * buffer holds one copy of the data.
+ */
+import type { BatchRecord } from '../codec/record-batch.ts';
+import { LIMITS } from '../config/defaults.ts';
+import { SluiceError } from '../errors.ts';
+import { Accumulator, type BatchLimits, type DrainedRequest } from './accumulator.ts';
+import type { Transport } from './http.ts';
+import { checkMessages, encodedSizeBound, toRecord } from './message.ts';
+import { MetadataCache, type TopicMetadata } from './metadata.ts';
+import type { ResolvedProducerOptions } from './options.ts';
+import { sendProduceRequest } from './produce-request.ts';
+import { BATCH_HEADER_BYTES, FRAME_HEADER_BYTES, type ProducerBatch, SendTracker } from './producer-batch.ts';
+import type { Acks, Message, ProducerRecord, RecordMetadata } from './types.ts';
+
+/** A send not yet fully in the accumulator. */
+interface PendingSend {
+  readonly topic: string;
+  readonly messages: readonly Message[];
+  /** When `send` was called: the timestamp of messages without one. */
+  readonly nowMs: number;
+  readonly tracker: SendTracker;
+  /** Next message to append. */
+  next: number;
+  /** Message `next`, converted, while it waits for buffer space. */
+  waiting: BatchRecord | undefined;
+  /** The topic's metadata this send is placed with. */
+  metadata: TopicMetadata | undefined;
+  /** True once the metadata was described again for an explicit partition past the known count. */
+  refreshed: boolean;
+  readonly appended: Promise<void>;
+  markAppended: () => void;
+}
+
+export class Producer {
+  private readonly accumulator: Accumulator;
+  private readonly metadata: MetadataCache;
+  private readonly queue: PendingSend[] = [];
+  private readonly muted = new Set<string>();
+  private readonly inFlightBatches = new Set<ProducerBatch>();
+  private readonly limits = new Map<string, BatchLimits>();
+  private blocked: 'metadata' | 'memory' | undefined;
+  private pumping = false;
+  private inFlight = 0;
+  private flushing = 0;
+  private state: 'open' | 'closing' | 'closed' = 'open';
+  private drainScheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private timerDeadlineMs = Number.POSITIVE_INFINITY;
+  private readonly isMuted = (topic: string, partition: number) => this.muted.has(`${partition}\u0000${topic}`);
+
+  constructor(
+    private readonly transport: Transport,
+    describe: ConstructorParameters<typeof MetadataCache>[0],
+    readonly options: ResolvedProducerOptions,
+  ) {
+    this.accumulator = new Accumulator(options, () => this.drainSoon());
+    this.metadata = new MetadataCache(describe, options.metadataMaxAgeMs);
+  }
+
+  /** Bytes of records buffered or in flight; at most bufferMemoryBytes (plus one batch when it was empty). */
+  get bufferedBytes(): number {
+    return this.accumulator.bufferedBytes;
+  }
+
+  /** Requests currently in flight. */
+  get inFlightRequests(): number {
+    return this.inFlight;
+  }
+
+  /** For kafkajs compatibility; the producer needs no connection. */
+  async connect(): Promise<void> {}
+
+  /**
+   * Sends messages to a topic. Resolves once every message is appended, with their
+   * partitions and offsets in message order; rejects with the SluiceError of the first
+   * failure. Waits for buffer space when the buffer is full. Messages are read as they
+   * enter the buffer: do not change them until the promise settles.
+   */
+  send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    try {
+      if (this.state !== 'open') throw new SluiceError('INVALID_REQUEST', 'The producer is disconnected');
+      if (typeof record?.topic !== 'string' || record.topic === '') throw new SluiceError('INVALID_TOPIC_EXCEPTION', `topic must be a non-empty string, got ${JSON.stringify(record?.topic)}`);
+      const acks: Acks = record.acks ?? -1;
+      if (acks !== -1 && acks !== 0 && acks !== 1) throw new SluiceError('INVALID_REQUEST', `acks must be -1, 0 or 1, got ${JSON.stringify(acks)}`);
+      const nowMs = Date.now();
+      checkMessages(record.messages, nowMs);
+      const messages = record.messages;
+      const tracker = new SendTracker(record.topic, messages.length, acks);
+      if (messages.length === 0) return tracker.promise;
+      let markAppended!: () => void;
+      const appended = new Promise<void>((resolve) => (markAppended = resolve));
+      this.queue.push({ topic: record.topic, messages, nowMs, tracker, next: 0, waiting: undefined, metadata: undefined, refreshed: false, appended, markAppended });
+      this.pump();
+      return tracker.promise;
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** kafkajs's sendBatch: several topics at once. */
+  async sendBatch(batch: { topicMessages: ReadonlyArray<Omit<ProducerRecord, 'acks'>>; acks?: Acks }): Promise<RecordMetadata[]> {
+    const results = await Promise.all(batch.topicMessages.map((t) => this.send(batch.acks === undefined ? t : { ...t, acks: batch.acks })));
+    return results.flat();
+  }
+
+  /** Sends everything sent before this call without waiting for linger; resolves when it is acknowledged or failed. */
+  async flush(): Promise<void> {
+    await this.queue.at(-1)?.appended;
+    const pending = [...this.accumulator.queuedBatches(), ...this.inFlightBatches];
+    if (pending.length === 0) return;
+    this.flushing++;
+    try {
+      this.drain();
+      await Promise.all(pending.map((b) => b.done));
+    } finally {
+      this.flushing--;
+    }
+  }
+
+  /** Flushes, then refuses further sends. */
+  async disconnect(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closing';
+    await this.flush();
+    this.state = 'closed';
+    clearTimeout(this.timer);
+  }
+
+  // ── appending ──────────────────────────────────────────────────────────────────────
+
+  /** Moves queued sends into the accumulator, in order, until one must wait for metadata or memory. */
+  private pump(): void {
+    if (this.blocked !== undefined || this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.queue.length > 0) {
+        const item = this.queue[0] as PendingSend;
+        item.metadata ??= this.metadata.fresh(item.topic);
+        if (item.metadata === undefined) return this.awaitMetadata(item);
+        if (item.next === 0) {
+          const rejection = this.admit(item, item.metadata);
+          if (rejection === 'refresh') return this.awaitMetadata(item);
+          if (rejection !== undefined) {
+            this.queue.shift();
+            item.tracker.fail(rejection);
+            item.markAppended();
+            continue;
+          }
+        }
+        if (!this.appendFrom(item, item.metadata)) {
+          this.blocked = 'memory';
+          this.drainSoon();
+          return;
+        }
+        this.queue.shift();
+        item.tracker.buffered();
+        item.markAppended();
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  private awaitMetadata(item: PendingSend): void {
+    this.blocked = 'metadata';
+    this.metadata.load(item.topic).then(
+      (metadata) => {
+        item.metadata = metadata;
+      },
+      (error: unknown) => {
+        this.queue.shift();
+        item.tracker.fail(error as Error);
+        item.markAppended();
+      },
+    ).finally(() => {
+      this.blocked = undefined;
+      this.pump();
+    });
+  }
+
+  /** Checks a send before any of it is appended, so it is never half accepted. */
+  private admit(item: PendingSend, metadata: TopicMetadata): SluiceError | 'refresh' | undefined {
+    const maxBytes = this.batchLimits(item.topic, metadata).maxBytes;
+    for (const [i, message] of item.messages.entries()) {
+      if (message.partition !== undefined && message.partition >= metadata.partitions) {
+        if (item.refreshed) return new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `messages[${i}]: topic ${item.topic} has ${metadata.partitions} partitions, no partition ${message.partition}`);
+        item.refreshed = true;
+        item.metadata = undefined;
+        this.metadata.invalidate(item.topic);
+        return 'refresh';
+      }
+      const size = encodedSizeBound(message);
+      if (size + BATCH_HEADER_BYTES > maxBytes) {
+        return new SluiceError('MESSAGE_TOO_LARGE', `messages[${i}] is about ${size} bytes encoded; batches of topic ${item.topic} may be at most ${maxBytes} bytes (max.message.bytes)`);
+      }
+    }
+    return undefined;
+  }
+
+  private batchLimits(topic: string, metadata: TopicMetadata): BatchLimits {
+    const maxBytes = Math.min(metadata.maxMessageBytes, this.options.maxRequestBytes - FRAME_HEADER_BYTES);
+    const limits = { targetBytes: Math.min(this.options.batchBytes, maxBytes), maxBytes };
+    this.limits.set(topic, limits);
+    return limits;
+  }
+
+  /** Appends the send's remaining messages; false when the buffer is full. */
+  private appendFrom(item: PendingSend, metadata: TopicMetadata): boolean {
+    const limits = this.limits.get(item.topic) ?? this.batchLimits(item.topic, metadata);
+    const now = Date.now();
+    for (; item.next < item.messages.length; item.next++) {
+      const message = item.messages[item.next] as Message;
+      const record = item.waiting ?? toRecord(message, item.next, item.nowMs);
+      const outcome = this.accumulator.append(item.topic, message.partition ?? -1, record, metadata.partitions, limits, item.tracker, item.next, now);
+      if (outcome.kind === 'no-memory') {
+        item.waiting = record;
+        return false;
+      }
+      item.waiting = undefined;
+      if (outcome.kind === 'too-large') {
+        item.tracker.fail(new SluiceError('MESSAGE_TOO_LARGE', `messages[${item.next}] is ${outcome.sizeBytes} bytes as a batch; topic ${item.topic} takes at most ${limits.maxBytes}`));
+        continue;
+      }
+      if (outcome.newBatch) this.wakeAt(now + this.options.lingerMs);
+    }
+    return true;
+  }
+
+  // ── sending ────────────────────────────────────────────────────────────────────────
+
+  private drainSoon(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      this.drain();
+    });
+  }
+
+  private wakeAt(deadlineMs: number): void {
+    if (deadlineMs >= this.timerDeadlineMs) return;
+    clearTimeout(this.timer);
+    this.timerDeadlineMs = deadlineMs;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.timerDeadlineMs = Number.POSITIVE_INFINITY;
+      this.drain();
+    }, Math.max(0, deadlineMs - Date.now()));
+  }
+
+  /** Starts requests for ready batches while in-flight slots are free. */
+  private drain(): void {
+    const force = this.flushing > 0 || this.blocked === 'memory' || this.state !== 'open';
+    while (this.inFlight < this.options.maxInFlightRequests) {
+      const request = this.accumulator.drain({ nowMs: Date.now(), force, isMuted: this.isMuted, maxRequestBytes: this.options.maxRequestBytes, maxPartitions: LIMITS.maxPartitionsPerCommit });
+      if (request === undefined) break;
+      void this.sendRequest(request);
+    }
+    if (this.inFlight < this.options.maxInFlightRequests) {
+      const deadline = this.accumulator.nextLingerDeadlineMs(this.isMuted);
+      if (deadline !== undefined) this.wakeAt(deadline);
+    }
+  }
+
+  private async sendRequest(request: DrainedRequest): Promise<void> {
+    this.inFlight++;
+    for (const batch of request.batches) {
+      this.muted.add(`${batch.partition}\u0000${batch.topic}`);
+      this.inFlightBatches.add(batch);
+    }
+    try {
+      const maxBatchBytes = this.limits.get(request.topic)?.maxBytes ?? Number.POSITIVE_INFINITY;
+      await sendProduceRequest(this.transport, this.options, request, this.options.compression, maxBatchBytes);
+    } catch (error) {
+      if (error instanceof SluiceError && error.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.metadata.invalidate(request.topic);
+      for (const batch of request.batches) batch.fail(error as Error);
+    } finally {
+      for (const batch of request.batches) {
+        batch.complete();
+        this.accumulator.release(batch);
+        this.muted.delete(`${batch.partition}\u0000${batch.topic}`);
+        this.inFlightBatches.delete(batch);
+      }
+      this.inFlight--;
+      if (this.blocked === 'memory') {
+        this.blocked = undefined;
+        this.pump();
+      }
+      this.drain();
+    }
+  }
+}

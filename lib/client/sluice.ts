@@ -1,0 +1,40 @@
+/**
+ * The entry point, shaped like kafkajs's `Kafka`: one object per API endpoint that makes
+ * producers, consumers and admin clients sharing its transport (URL, auth, fetch).
+ *
+ *   const sluice = new Sluice({ url: 'http://127.0.0.1:4100' });
+ *   const producer = sluice.producer();
+ *   await producer.send({ topic: 'payments', messages: [{ key: 'user-42', value: 'deposit(100)' }] });
+ */
+import { Admin } from './admin.ts';
+import { Consumer } from './consumer.ts';
+import { Transport } from './http.ts';
+import { resolveConsumerOptions, resolveProducerOptions, resolveRetryOptions, type ConsumerOptions, type ProducerOptions, type RetryOptions, type SluiceOptions } from './options.ts';
+import { Producer } from './producer.ts';
+
+export class Sluice {
+  private readonly transport: Transport;
+  private readonly options: SluiceOptions;
+
+  constructor(options: SluiceOptions) {
+    this.options = options;
+    this.transport = new Transport({ url: options.url, auth: options.auth, fetch: options.fetch });
+    // Fail now, not at the first producer, on bad shared retry options.
+    resolveRetryOptions(options.retry);
+  }
+
+  producer(options?: ProducerOptions): Producer {
+    const resolved = resolveProducerOptions(options, this.options.retry);
+    const admin = new Admin(this.transport, resolved);
+    return new Producer(this.transport, (topic) => admin.describeTopic(topic), resolved);
+  }
+
+  consumer(options?: ConsumerOptions): Consumer {
+    const resolved = resolveConsumerOptions(options, this.options.retry);
+    return new Consumer(this.transport, new Admin(this.transport, resolved), resolved);
+  }
+
+  admin(options?: { retry?: RetryOptions }): Admin {
+    return new Admin(this.transport, resolveRetryOptions(this.options.retry, options?.retry));
+  }
+}
