@@ -1,0 +1,131 @@
+/**
+ * Alarms and a dashboard for one cluster: per function errors, throttles and p99 duration;
+ * the API's 5xx answers; DynamoDB throttling. Thresholds are starting points, stated here.
+ */
+import { Duration } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Dashboard, GraphWidget, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Operation, type ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { capitalized } from './cluster-function.ts';
+import type { ClusterFunctionName } from './cluster-props.ts';
+
+export interface MonitoredFunction {
+  readonly name: ClusterFunctionName;
+  readonly fn: IFunction;
+  /** The function's timeout; its p99 duration alarm fires at DURATION_ALARM_FRACTION of it. */
+  readonly timeout: Duration;
+}
+
+export interface ClusterMonitoringProps {
+  readonly namePrefix: string;
+  readonly functions: readonly MonitoredFunction[];
+  readonly api: HttpApi;
+  readonly table: ITable;
+  readonly alarmTopic: ITopic | undefined;
+}
+
+const PERIOD = Duration.minutes(5);
+/**
+ * p99 duration alarm threshold as a fraction of the timeout. Fetch long-polls for up to
+ * 20 s by design, so the threshold must sit above 20 s with a 29 s timeout (85% = 24.65 s).
+ * For compact (10 minutes, 8.5 min) it warns that full passes approach the timeout.
+ */
+export const DURATION_ALARM_FRACTION = 0.85;
+/** 5xx answers per 5 minutes before the API alarm fires; a single one is often a client race. */
+export const API_5XX_THRESHOLD = 5;
+/**
+ * The operations Sluice calls; the alarm sums their ThrottledRequests. Listing them keeps
+ * the math expression under CloudWatch's 10-metrics-per-alarm limit.
+ */
+const TABLE_OPERATIONS = [
+  Operation.GET_ITEM,
+  Operation.BATCH_GET_ITEM,
+  Operation.QUERY,
+  Operation.PUT_ITEM,
+  Operation.UPDATE_ITEM,
+  Operation.DELETE_ITEM,
+  Operation.BATCH_WRITE_ITEM,
+  Operation.TRANSACT_WRITE_ITEMS,
+];
+
+export class ClusterMonitoring extends Construct {
+  readonly alarms: Alarm[] = [];
+  readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: ClusterMonitoringProps) {
+    super(scope, id);
+    const { namePrefix } = props;
+    const alarm = (alarmId: string, metric: IMetric, threshold: number, description: string, evaluationPeriods = 1): Alarm => {
+      const created = new Alarm(this, alarmId, {
+        alarmName: `${namePrefix}-${alarmId}`,
+        alarmDescription: description,
+        metric,
+        threshold,
+        evaluationPeriods,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      if (props.alarmTopic !== undefined) created.addAlarmAction(new SnsAction(props.alarmTopic));
+      this.alarms.push(created);
+      return created;
+    };
+
+    for (const { name, fn, timeout } of props.functions) {
+      const label = capitalized(name);
+      const durationThresholdMs = Math.round(timeout.toMilliseconds() * DURATION_ALARM_FRACTION);
+      // API handlers answer errors as HTTP responses, so their Lambda errors are crashes,
+      // timeouts and out-of-memories; compact has no caller to answer and throws.
+      const errors =
+        name === 'compact'
+          ? 'A compaction run failed (an AWS error, a crash, a timeout or out of memory); the next scheduled run redoes its work'
+          : `The ${name} function failed outside its error handling (crash, timeout or out of memory)`;
+      alarm(`${label}Errors`, fn.metricErrors({ period: PERIOD, statistic: 'Sum' }), 1, errors);
+      alarm(`${label}Throttles`, fn.metricThrottles({ period: PERIOD, statistic: 'Sum' }), 1, `The ${name} function was throttled: reserved or account concurrency exhausted`);
+      alarm(
+        `${label}DurationP99`,
+        fn.metricDuration({ period: PERIOD, statistic: 'p99' }),
+        durationThresholdMs,
+        `The ${name} function's p99 duration is at ${DURATION_ALARM_FRACTION * 100}% of its timeout for 15 minutes`,
+        3,
+      );
+    }
+    alarm('Api5xx', props.api.metricServerError({ period: PERIOD, statistic: 'Sum' }), API_5XX_THRESHOLD, 'The API answered 5xx; see the functions\u2019 logs');
+    const throttled = props.table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: PERIOD });
+    alarm('TableThrottles', throttled, 1, 'DynamoDB throttled requests to the table (hot partition or account limit)');
+
+    const functions = props.functions.map((f) => f.fn);
+    const perFunction = (title: string, metric: (fn: IFunction) => IMetric): GraphWidget => new GraphWidget({ title, width: 8, left: functions.map(metric) });
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      dashboardName: namePrefix,
+      widgets: [
+        [
+          new GraphWidget({ title: 'API requests', width: 8, left: [props.api.metricCount({ period: PERIOD })] }),
+          new GraphWidget({
+            title: 'API errors',
+            width: 8,
+            left: [props.api.metricClientError({ period: PERIOD }), props.api.metricServerError({ period: PERIOD })],
+          }),
+          new GraphWidget({ title: 'API latency p99 (ms)', width: 8, left: [props.api.metricLatency({ period: PERIOD, statistic: 'p99' })] }),
+        ],
+        [
+          perFunction('Invocations', (fn) => fn.metricInvocations({ period: PERIOD })),
+          perFunction('Errors', (fn) => fn.metricErrors({ period: PERIOD })),
+          perFunction('Duration p99 (ms)', (fn) => fn.metricDuration({ period: PERIOD, statistic: 'p99' })),
+        ],
+        [
+          new GraphWidget({ title: 'Function throttles', width: 8, left: functions.map((fn) => fn.metricThrottles({ period: PERIOD })) }),
+          new GraphWidget({
+            title: 'Table capacity consumed',
+            width: 8,
+            left: [props.table.metricConsumedReadCapacityUnits({ period: PERIOD }), props.table.metricConsumedWriteCapacityUnits({ period: PERIOD })],
+          }),
+          new GraphWidget({ title: 'Table throttled requests', width: 8, left: [throttled] }),
+        ],
+      ],
+    });
+  }
+}
