@@ -8,6 +8,8 @@ import { startEmulators } from '../local/emulators.ts';
 import { startStack } from '../local/stack.ts';
 import { benchCodec } from './codec.ts';
 import { PARTITIONS, benchEmulatorsOnly, benchFetch, benchProduce, type Throughput } from './stack.ts';
+import { benchClient, formatClientBench } from './client.ts';
+import { benchCompaction, dayOfTraffic } from './compaction.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 32);
@@ -46,7 +48,7 @@ try {
   for (let run = 0; run <= RUNS; run++) {
     const topic = `bench-${run}`;
     await fetch(`${stack.url}/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: topic, partitions: PARTITIONS, configs: { 'max.message.bytes': 4194304 } }) });
-    const measured = [...(await benchProduce(stack, topic, REQUESTS)), ...(await benchFetch(stack, topic)), await benchEmulatorsOnly(stack, REQUESTS)];
+    const measured = [...(await benchProduce(stack, topic, REQUESTS)), ...(await benchFetch(stack, topic)), await benchEmulatorsOnly(stack, topic, REQUESTS)];
     if (run > 0) measured.forEach(record);
   }
   const rows: Array<[string, string, string]> = [['local stack (1 KiB values, 1,000 records/request, 4 partitions)', 'MiB/s (median)', 'records/s (median)']];
@@ -55,6 +57,16 @@ try {
   const produce = median(results.get('produce binary (HTTP, 4 concurrent)')?.map((r) => r.seconds) ?? []);
   const storage = median(results.get('emulators only: PUT + transaction per request')?.map((r) => r.seconds) ?? []);
   console.log(`\nbinary produce: ${((storage / produce) * 100).toFixed(0)}% of its time is the emulators' own cost; the server adds ${(((produce - storage) / produce) * 100).toFixed(0)}% (HTTP, validation, CRC, sequencing).`);
+
+  console.log('\n## Client (npx tsx bench/client.ts)\n');
+  console.log(formatClientBench(await benchClient(stack.url)));
+
+  console.log('\n## Compaction (merging small segments)\n');
+  const merge = await benchCompaction(stack, 'bench-merge');
+  console.log(`merged ${merge.segments} segments of ~${merge.segmentBytes} B (${merge.mergedMiB.toFixed(1)} MiB) into ${merge.objectsAfter} objects in ${merge.seconds.toFixed(2)} s: ${merge.mibPerSec.toFixed(1)} MiB/s`);
+  console.log(`S3 requests: ${JSON.stringify(merge.s3Requests)}`);
+  console.log(`DynamoDB requests: ${JSON.stringify(merge.dynamoRequests)}\n`);
+  table(dayOfTraffic(merge));
   await stack.close();
 } finally {
   await emulators.stop();

@@ -98,21 +98,21 @@ export async function benchFetch(stack: LocalStack, topic: string): Promise<Thro
  * The emulators alone: per request, the same storage calls a binary produce makes (one
  * PUT of the batch, one two-item transaction), with no HTTP, parsing or validation.
  */
-export async function benchEmulatorsOnly(stack: LocalStack, requests: number): Promise<Throughput> {
+export async function benchEmulatorsOnly(stack: LocalStack, run: string, requests: number): Promise<Throughput> {
   const batch = await encodeRecordBatch(records(RECORDS_PER_REQUEST));
   const { s3, ddb, env } = stack.storage;
   const counters = Array.from({ length: PARTITIONS }, () => 0);
   const seconds = await timed(requests, PARTITIONS, async (i) => {
     const p = i % PARTITIONS;
-    const key = `bench/${p}/${randomUUID()}`;
+    const key = `bench/${run}/${p}/${randomUUID()}`;
     await s3.send(new PutObjectCommand({ Bucket: env.bucketName, Key: key, Body: batch }));
     const base = counters[p] as number;
     counters[p] = base + RECORDS_PER_REQUEST;
     await ddb.send(
       new TransactWriteCommand({
         TransactItems: [
-          { Put: { TableName: env.tableName, Item: { pk: `BENCH#${p}`, sk: 'HEAD', nextOffset: base + RECORDS_PER_REQUEST } } },
-          { Put: { TableName: env.tableName, Item: { pk: `BENCH#${p}`, sk: `S#${base}`, objectKey: key }, ConditionExpression: 'attribute_not_exists(pk)' } },
+          { Put: { TableName: env.tableName, Item: { pk: `BENCH#${run}#${p}`, sk: 'HEAD', nextOffset: base + RECORDS_PER_REQUEST } } },
+          { Put: { TableName: env.tableName, Item: { pk: `BENCH#${run}#${p}`, sk: `S#${base}`, objectKey: key }, ConditionExpression: 'attribute_not_exists(pk)' } },
         ],
       }),
     );

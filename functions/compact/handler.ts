@@ -2,11 +2,16 @@ import { sharedStorage } from '../../lib/storage/clients.ts';
 import { compactAll, compactTopicPartition, type PartitionReport } from '../../lib/retention/compact.ts';
 import { partitionRequested } from '../../lib/retention/invocation.ts';
 
+/** Time kept back from the Lambda timeout for the last partition in progress. */
+const SAFETY_MARGIN_MS = 2 * 60 * 1000;
+
 /** Retention, merging and garbage collection: one partition when asked, everything on the schedule. */
-export async function handler(event: unknown): Promise<{ partitions: PartitionReport[] }> {
+export async function handler(event: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<{ partitions: PartitionReport[] }> {
   const storage = sharedStorage();
   const request = partitionRequested(event);
-  const partitions = request === undefined ? await compactAll(storage) : [await compactTopicPartition(storage, request.topic, request.partition)];
+  const remainingMs = context?.getRemainingTimeInMillis?.();
+  const budget = remainingMs === undefined ? {} : { budgetMs: Math.max(0, remainingMs - SAFETY_MARGIN_MS) };
+  const partitions = request === undefined ? await compactAll(storage, budget) : [await compactTopicPartition(storage, request.topic, request.partition)];
   console.log(JSON.stringify({ level: 'INFO', message: 'compaction finished', partitions: partitions.filter((p) => p.ran && (p.removedSegments || p.mergedRuns || p.deletedObjects || p.deletedOrphans)) }));
   return { partitions };
 }

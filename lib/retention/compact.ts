@@ -107,18 +107,28 @@ export async function compactTopicPartition(storage: Storage, topicName: string,
   return compactPartition(storage, await getTopic(storage, topicName), partition, options);
 }
 
-/** The scheduled pass: every partition that has data, then dead incarnations and deleted topics. */
-export async function compactAll(storage: Storage, options: CompactionOptions = {}): Promise<PartitionReport[]> {
-  const nowMs = options.nowMs ?? Date.now();
+/**
+ * The scheduled pass: partitions that have data, least recently compacted first, until the
+ * time budget is spent (the rest wait for the next pass, which starts with them), then
+ * dead incarnations and deleted topics.
+ */
+export async function compactAll(storage: Storage, options: CompactionOptions & { budgetMs?: number } = {}): Promise<PartitionReport[]> {
+  const startedAtMs = Date.now();
+  const nowMs = options.nowMs ?? startedAtMs;
   const settings = compactionSettings(options.settings);
   const topics = await listTopics(storage);
-  const reports: PartitionReport[] = [];
+  const work: Array<{ topic: TopicItem; partition: number; lastCompactedAt: number }> = [];
   for (const topic of topics) {
-    const heads = await readHeads(storage, topic);
-    for (const head of heads) {
+    for (const head of await readHeads(storage, topic)) {
       if (head.segments === 0 && head.highWatermark === 0) continue;
-      reports.push(await compactPartition(storage, topic, head.partition, { ...options, nowMs }));
+      work.push({ topic, partition: head.partition, lastCompactedAt: head.lastCompactedAt ?? 0 });
     }
+  }
+  work.sort((a, b) => a.lastCompactedAt - b.lastCompactedAt);
+  const reports: PartitionReport[] = [];
+  for (const { topic, partition } of work) {
+    if (options.budgetMs !== undefined && Date.now() - startedAtMs > options.budgetMs) break;
+    reports.push(await compactPartition(storage, topic, partition, { ...options, nowMs }));
   }
   const live = new Map(topics.map((t) => [t.name, t.topicId]));
   await deleteDeadIncarnations(storage, (name) => live.get(name), nowMs, settings.orphanGraceMs);

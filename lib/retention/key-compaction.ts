@@ -15,7 +15,8 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { decodeRecordBatch, encodeRetainedBatch, readBatchHeader, setBaseOffset, type DecodedRecord, type BatchHeader } from '../codec/record-batch.ts';
 import type { Storage } from '../storage/clients.ts';
-import { HEAD_SK, partitionPrefix, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
+import { partitionPrefix, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
+import { adjustHead } from './steps.ts';
 import { readObjectRange } from '../storage/segment-cache.ts';
 import { expiryDaysFor, expiryTagging } from './lifecycle.ts';
 import { pendingDeleteSk } from './partition-items.ts';
@@ -93,16 +94,7 @@ export async function compactKeys(storage: Storage, topic: TopicItem, partition:
           TransactItems: [
             { Put: { TableName: storage.env.tableName, Item: cleaned, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } } },
             { Put: { TableName: storage.env.tableName, Item: { pk: entry.pk, sk: pendingDeleteSk(entry.objectKey), objectKey: entry.objectKey, deleteAfterMs } } },
-            {
-              Update: {
-                TableName: storage.env.tableName,
-                Key: { pk: entry.pk, sk: HEAD_SK },
-                UpdateExpression: 'ADD #bytes :delta',
-                ConditionExpression: 'attribute_exists(pk)',
-                ExpressionAttributeNames: { '#bytes': 'bytes' },
-                ExpressionAttributeValues: { ':delta': body.length - entry.byteLength },
-              },
-            },
+            adjustHead(storage.env.tableName, entry.pk, { bytes: body.length - entry.byteLength }),
           ],
         }),
       );

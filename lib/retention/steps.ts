@@ -23,6 +23,40 @@ export interface CompactionHooks {
   beforeObjectDeletes?: () => Promise<void>;
 }
 
+/**
+ * The head update a compaction transaction carries: sizes adjusted by deltas (ADD commutes
+ * with concurrent appends, so no condition on them is needed), the log start optionally
+ * raised, and the head required to exist.
+ */
+export function adjustHead(tableName: string, pk: string, change: { bytes?: number; segments?: number; logStartOffset?: number }) {
+  const names: Record<string, string> = {};
+  const values: Record<string, number> = {};
+  const adds: string[] = [];
+  for (const field of ['bytes', 'segments'] as const) {
+    if (change[field] === undefined) continue;
+    names[`#${field}`] = field;
+    values[`:${field}`] = change[field];
+    adds.push(`#${field} :${field}`);
+  }
+  let update = adds.length > 0 ? `ADD ${adds.join(', ')}` : '';
+  let condition = 'attribute_exists(pk)';
+  if (change.logStartOffset !== undefined) {
+    values[':start'] = change.logStartOffset;
+    update = `SET logStartOffset = :start ${update}`;
+    condition += ' AND logStartOffset <= :start';
+  }
+  return {
+    Update: {
+      TableName: tableName,
+      Key: { pk, sk: HEAD_SK },
+      UpdateExpression: update.trim(),
+      ConditionExpression: condition,
+      ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
+      ExpressionAttributeValues: values,
+    },
+  };
+}
+
 /** Entries removed per transaction: a head update plus a delete and a pending-delete per entry. */
 const ENTRIES_PER_TRANSACTION = 49;
 
@@ -44,16 +78,7 @@ export async function removeOldest(storage: Storage, pk: string, remove: readonl
     await storage.ddb.send(
       new TransactWriteCommand({
         TransactItems: [
-          {
-            Update: {
-              TableName: storage.env.tableName,
-              Key: { pk, sk: HEAD_SK },
-              UpdateExpression: 'SET logStartOffset = :start ADD #bytes :bytes, #segments :segments',
-              ConditionExpression: 'attribute_exists(pk) AND logStartOffset <= :start',
-              ExpressionAttributeNames: { '#bytes': 'bytes', '#segments': 'segments' },
-              ExpressionAttributeValues: { ':start': startAfter, ':bytes': -chunk.reduce((n, e) => n + e.byteLength, 0), ':segments': -chunk.length },
-            },
-          },
+          adjustHead(storage.env.tableName, pk, { logStartOffset: startAfter, bytes: -chunk.reduce((n, e) => n + e.byteLength, 0), segments: -chunk.length }),
           ...chunk.map((entry) => ({
             Delete: { TableName: storage.env.tableName, Key: { pk, sk: entry.sk }, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } },
           })),
@@ -97,16 +122,7 @@ export async function mergeRun(storage: Storage, topic: TopicItem, partition: nu
     await storage.ddb.send(
       new TransactWriteCommand({
         TransactItems: [
-          {
-            Update: {
-              TableName: storage.env.tableName,
-              Key: { pk, sk: HEAD_SK },
-              UpdateExpression: 'ADD #segments :segments',
-              ConditionExpression: 'attribute_exists(pk)',
-              ExpressionAttributeNames: { '#segments': 'segments' },
-              ExpressionAttributeValues: { ':segments': -(run.length - 1) },
-            },
-          },
+          adjustHead(storage.env.tableName, pk, { segments: -(run.length - 1) }),
           ...run.slice(0, -1).map((entry) => ({
             Delete: { TableName: storage.env.tableName, Key: { pk, sk: entry.sk }, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } },
           })),

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DeleteObjectCommand, GetObjectTaggingCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { LocalStack } from '../../local/stack.ts';
-import { compactPartition, type CompactionOptions } from '../../lib/retention/compact.ts';
+import { compactAll, compactPartition, type CompactionOptions } from '../../lib/retention/compact.ts';
 import { getTopic } from '../../lib/log/topics.ts';
 import { readIndex } from '../../lib/retention/partition-items.ts';
 import { partitionPk, type IndexEntryItem } from '../../lib/storage/schema.ts';
@@ -212,5 +212,18 @@ describe('cleanup.policy=compact', () => {
     const report = await compact('both', { nowMs: 25_000 });
     expect(report.removedSegments).toBe(1);
     expect((await readAll('both', 1)).map((r) => r.value)).toEqual(['new', 'b', 'c']);
+  });
+});
+
+describe('the scheduled pass', () => {
+  it('visits partitions least recently compacted first, so a pass cut short by its budget resumes where it stopped', async () => {
+    await api(stack.url, 'POST', '/v1/topics', { name: 'rotation', partitions: 3 });
+    for (const partition of [0, 1, 2]) await api(stack.url, 'POST', '/v1/topics/rotation/records', { records: [{ value: 'x', partition }] });
+    const topic = await getTopic(stack.storage, 'rotation');
+    await compactPartition(stack.storage, topic, 0);
+    await compactPartition(stack.storage, topic, 2);
+    const order = (await compactAll(stack.storage)).filter((r) => r.topic === 'rotation').map((r) => r.partition);
+    expect(order).toEqual([1, 0, 2]);
+    expect((await compactAll(stack.storage, { budgetMs: -1 })).length).toBe(0);
   });
 });
