@@ -10,6 +10,7 @@ import { benchCodec } from './codec.ts';
 import { PARTITIONS, benchEmulatorsOnly, benchFetch, benchProduce, type Throughput } from './stack.ts';
 import { benchClient, formatClientBench } from './client.ts';
 import { benchCompaction, dayOfTraffic } from './compaction.ts';
+import { benchGroupCosts } from './group-costs.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 32);
@@ -67,6 +68,10 @@ try {
   console.log(`S3 requests: ${JSON.stringify(merge.s3Requests)}`);
   console.log(`DynamoDB requests: ${JSON.stringify(merge.dynamoRequests)}\n`);
   table(dayOfTraffic(merge));
+
+  console.log('\n## Consumer groups\n');
+  const costs = await benchGroupCosts(stack);
+  console.log(`${costs.members} members, 6 partitions, stable: DynamoDB requests per heartbeat ${JSON.stringify(costs.dynamoPerHeartbeat)}, per commit (2 partitions) ${JSON.stringify(costs.dynamoPerCommit)}`);
   await stack.close();
 } finally {
   await emulators.stop();
