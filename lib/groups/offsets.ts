@@ -41,8 +41,9 @@ function offsetItem(group: string, o: OffsetCommit, nowMs: number): CommittedOff
 
 /**
  * Commits offsets. A member's commit is one transaction whose condition is that the member
- * is at `memberEpoch` and is assigned every partition committed: a fenced or stale member,
- * or one committing a partition it does not own, changes nothing (STALE_MEMBER_EPOCH).
+ * is at `memberEpoch` and owns every partition committed (assigned, or being revoked and
+ * not yet reported released): a fenced or stale member, or one committing a partition it
+ * does not own, changes nothing (STALE_MEMBER_EPOCH).
  * Without a member, the commit is accepted only while the group has no live members (as in
  * Kafka), conditional on the group's version so a join cannot slip in between.
  */
@@ -55,7 +56,9 @@ export async function commitOffsets(storage: Storage, group: string, request: Co
     const values: Record<string, unknown> = { ':epoch': request.memberEpoch, ':now': nowMs };
     const owns = request.offsets.map((o, i) => {
       values[`:tp${i}`] = tpKey(o.topic, o.partition);
-      return `contains(assigned, :tp${i})`;
+      // A partition being revoked is still the member's until it reports it released:
+      // this is when it commits its last processed offset.
+      return `(contains(assigned, :tp${i}) OR contains(owned, :tp${i}))`;
     });
     try {
       await storage.ddb.send(
@@ -106,7 +109,7 @@ async function explainRejectedCommit(storage: Storage, group: string, request: C
   const member = result.Item as MemberItem | undefined;
   if (member === undefined || member.expiresAtMs < nowMs) return new SluiceError('UNKNOWN_MEMBER_ID', `Member ${request.memberId} is not in group ${group}; its commit is rejected`);
   if (member.memberEpoch !== request.memberEpoch) return new SluiceError('STALE_MEMBER_EPOCH', `Member ${request.memberId} committed at epoch ${request.memberEpoch}, but its epoch is ${member.memberEpoch}`);
-  const notOwned = request.offsets.filter((o) => !member.assigned.includes(tpKey(o.topic, o.partition))).map((o) => tpKey(o.topic, o.partition));
+  const notOwned = request.offsets.map((o) => tpKey(o.topic, o.partition)).filter((tp) => !member.assigned.includes(tp) && !member.owned.includes(tp));
   return new SluiceError('STALE_MEMBER_EPOCH', `Member ${request.memberId} does not own ${notOwned.join(', ')} at epoch ${member.memberEpoch}`);
 }
 

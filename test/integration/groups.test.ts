@@ -182,3 +182,27 @@ describe('at-least-once processing with commit-after-processing', () => {
     expect(processed.length).toBeGreaterThan(total);
   });
 });
+
+describe('revocation', () => {
+  it('accepts the commit of a partition being revoked until its owner reports it released, and not after', async () => {
+    const timeline: Ownership[] = [];
+    const a = new ProtocolMember(stack.url, 'g5', 'a', ['orders'], timeline);
+    await settle([a]);
+    const b = new ProtocolMember(stack.url, 'g5', 'b', ['orders'], timeline);
+    await b.beat();
+    // a's next heartbeat tells it to give up some partitions; it commits them before reporting the release.
+    const commits: number[] = [];
+    await a.beat(async (key) => {
+      const partition = Number(key.split(':')[1]);
+      const res = await api(stack.url, 'POST', '/v1/groups/g5/offsets', { memberId: 'a', memberEpoch: a.epoch + 1, offsets: [{ topic: 'orders', partition, offset: 7 }] });
+      commits.push(res.status);
+    });
+    expect(commits.length).toBeGreaterThan(0);
+    expect(commits.every((s) => s === 200)).toBe(true);
+    const released = timeline.find((o) => o.member === 'a' && o.toMs !== null)!;
+    const partition = Number(released.partition.split(':')[1]);
+    await a.beat(); // reports the release
+    const late = await api(stack.url, 'POST', '/v1/groups/g5/offsets', { memberId: 'a', memberEpoch: a.epoch, offsets: [{ topic: 'orders', partition, offset: 8 }] });
+    expect(late).toMatchObject({ status: 409, body: { error: 'STALE_MEMBER_EPOCH' } });
+  });
+});
