@@ -120,3 +120,49 @@ export async function benchEmulatorsOnly(stack: LocalStack, run: string, request
   const n = requests * RECORDS_PER_REQUEST;
   return throughput('emulators only: PUT + transaction per request', n, n * VALUE_BYTES, seconds);
 }
+
+/** Where one binary produce request's time goes, measured one request at a time. */
+export interface ProduceSplit {
+  requests: number;
+  /** Medians, ms per request of 1,000 × 1 KiB records. */
+  totalMs: number;
+  storageMs: number;
+  serverMs: number;
+}
+
+/**
+ * Sequential binary produces, timing the storage calls on the handlers' own SDK clients:
+ * what remains of the round trip is Sluice (HTTP, event, validation, sequencing logic) plus
+ * the local API Gateway emulation.
+ */
+export async function benchProduceSplit(stack: LocalStack, topic: string, requests = 24): Promise<ProduceSplit> {
+  const { sharedStorage } = await import('../lib/storage/clients.ts');
+  const shared = sharedStorage();
+  let storageMs = 0;
+  const timing = (next: (args: never) => Promise<unknown>) => async (args: never) => {
+    const started = performance.now();
+    try {
+      return await next(args);
+    } finally {
+      storageMs += performance.now() - started;
+    }
+  };
+  shared.s3.middlewareStack.add(timing as never, { step: 'initialize', name: 'benchTiming' });
+  shared.ddb.middlewareStack.add(timing as never, { step: 'initialize', name: 'benchTiming' });
+  const body = encodeFrames([{ partition: 0, batch: await encodeRecordBatch(records(RECORDS_PER_REQUEST)) }]);
+  const totals: number[] = [];
+  const storages: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    storageMs = 0;
+    const started = performance.now();
+    await post(`${stack.url}/v1/topics/${topic}/records`, body, BATCHES_MEDIA_TYPE);
+    totals.push(performance.now() - started);
+    storages.push(storageMs);
+  }
+  shared.s3.middlewareStack.remove('benchTiming');
+  shared.ddb.middlewareStack.remove('benchTiming');
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+  const total = median(totals);
+  const storage = median(storages);
+  return { requests, totalMs: total, storageMs: storage, serverMs: total - storage };
+}
