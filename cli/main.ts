@@ -1,19 +1,21 @@
 /**
- * The `sluice` command line: topics, produce and consume against a Sluice API (the local
- * stack by default). Errors print as `ERROR_NAME: message` and exit 1; `--verbose` adds the
- * stack. `main` returns the exit code instead of exiting, so tests can call it in-process.
+ * The `sluice` command line: topics, produce, consume and consumer groups against a Sluice
+ * API (the local stack by default). Errors print as `ERROR_NAME: message` and exit 1;
+ * `--verbose` adds the stack. `main` returns the exit code instead of exiting, so tests can
+ * call it in-process.
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { consumeCommand } from './consume.ts';
 import { DEFAULT_URL, nonNegativeInteger } from './context.ts';
 import { formatError } from './format.ts';
+import { groupsCommand } from './groups.ts';
 import { produceCommand } from './produce.ts';
 import { topicsCommand } from './topics.ts';
 
 export function buildProgram(): Command {
   const program = new Command('sluice')
-    .description('Produce, consume and manage topics of a Sluice event log')
+    .description('Produce, consume and manage topics and consumer groups of a Sluice event log')
     .version((JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version)
     .addOption(new Option('--url <url>', 'API base URL').env('SLUICE_URL').default(DEFAULT_URL))
     .addOption(new Option('--auth <type>', 'none, or iam to sign requests with SigV4 (AWS default credential chain)').choices(['none', 'iam']).env('SLUICE_AUTH').default('none'))
@@ -26,6 +28,7 @@ export function buildProgram(): Command {
   topicsCommand(program);
   produceCommand(program);
   consumeCommand(program);
+  groupsCommand(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

@@ -1,12 +1,26 @@
 /**
  * Topic administration and offset lookups (Kafka's Admin API): create, list, describe,
- * alter and delete topics, and ListOffsets by timestamp or log end.
+ * alter and delete topics, and ListOffsets by timestamp or log end; consumer groups: list,
+ * describe (members and lag), committed offsets, and reset (kafka-consumer-groups).
  */
 import { SluiceError } from '../errors.ts';
 import { lookupOffset } from './fetcher.ts';
+import { fetchCommitted } from './group-requests.ts';
 import { pathOf, type Transport } from './http.ts';
 import type { ResolvedRetryOptions } from './options.ts';
-import type { OffsetLookup, OffsetSpec, PartitionOffset, TopicConfigsInput, TopicDescription, TopicSummary } from './types.ts';
+import type {
+  CommittedOffset,
+  GroupDescription,
+  GroupSummary,
+  OffsetLookup,
+  OffsetResetTarget,
+  OffsetSpec,
+  PartitionOffset,
+  TopicConfigsInput,
+  TopicDescription,
+  TopicPartitionOffset,
+  TopicSummary,
+} from './types.ts';
 
 export interface CreateTopicOptions {
   topic: string;
@@ -78,5 +92,35 @@ export class Admin {
   async fetchTopicOffsetsByTimestamp(topic: string, timestampMs: number): Promise<PartitionOffset[]> {
     const { partitions } = await this.describeTopic(topic);
     return Promise.all(partitions.map(async (p) => ({ partition: p.partition, offset: (await this.listOffsets(topic, p.partition, timestampMs)).offset })));
+  }
+
+  /** Every group that has had a member or a commit. */
+  async listGroups(): Promise<GroupSummary[]> {
+    const { groups } = await this.transport.json<{ groups: GroupSummary[] }>({ method: 'GET', path: pathOf('v1', 'groups') }, this.retry);
+    return groups;
+  }
+
+  /** State, live members with their assignments, and per partition the committed offset, high watermark, lag and owner; GROUP_ID_NOT_FOUND for an unknown group. */
+  async describeGroup(group: string): Promise<GroupDescription> {
+    return this.transport.json<GroupDescription>({ method: 'GET', path: pathOf('v1', 'groups', group) }, this.retry);
+  }
+
+  /** The group's committed offsets (each the next offset to consume), optionally of some topics only. */
+  async fetchOffsets(group: string, options: { topics?: readonly string[] } = {}): Promise<CommittedOffset[]> {
+    const offsets = await fetchCommitted(this.transport, this.retry, group);
+    return options.topics === undefined ? offsets : offsets.filter((o) => options.topics?.includes(o.topic));
+  }
+
+  /**
+   * Sets the committed offset of every partition of a topic: to the earliest or latest
+   * offset, an offset (clamped into the log), or the first at or after a timestamp. Only while
+   * the group has no live member (NON_EMPTY_GROUP otherwise), as kafka-consumer-groups.
+   */
+  async resetOffsets(group: string, target: OffsetResetTarget): Promise<TopicPartitionOffset[]> {
+    const { offsets } = await this.transport.json<{ offsets: TopicPartitionOffset[] }>(
+      { method: 'POST', path: pathOf('v1', 'groups', group, 'offsets', 'reset'), headers: { 'content-type': 'application/json' }, body: JSON.stringify(target) },
+      this.retry,
+    );
+    return offsets;
   }
 }

@@ -174,14 +174,14 @@ export class Consumer {
     for (const cursor of cursors) this.startLoop(cursor);
   }
 
-  /** For a consumer group: runs with no partitions; the group adds and removes them as it assigns and revokes. */
+  /** @internal For a consumer group: runs with no partitions; the group adds and removes them as it assigns and revokes. */
   startManaged(config: RunConfig, progress: ProgressListener): void {
     checkRunConfig(this.running, config);
     this.cursors.clear();
     this.start(config, progress);
   }
 
-  /** For a consumer group: starts fetching and handling these partitions (a pending `pause` applies). */
+  /** @internal For a consumer group: starts fetching and handling these partitions (a pending `pause` applies). */
   addPartitions(partitions: readonly ManagedPartition[]): void {
     if (!this.running) return;
     for (const p of partitions) {
@@ -191,7 +191,7 @@ export class Consumer {
     }
   }
 
-  /** For a consumer group: stops these partitions and resolves once their handlers in progress have returned. */
+  /** @internal For a consumer group: stops these partitions and resolves once their handlers in progress have returned. */
   async removePartitions(partitions: readonly TopicPartition[]): Promise<void> {
     const stopped: Array<Promise<void>> = [];
     for (const { topic, partition } of partitions) {

@@ -29,8 +29,8 @@ export interface HeartbeatAnswer {
   /** What the member may own now. */
   assignment: AssignedPartitions[];
   heartbeatIntervalMs: number;
-  /** Not sent by the server yet; used when present (see group-coordinator.ts). */
-  sessionTimeoutMs?: number;
+  /** The group's session timeout: the member stops processing before it can be fenced. */
+  sessionTimeoutMs: number;
 }
 
 /** The server's limit: one DynamoDB transaction holds a member check and 99 offsets. */

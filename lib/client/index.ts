@@ -2,14 +2,17 @@
 export { Sluice } from './sluice.ts';
 export { Producer } from './producer.ts';
 export { Consumer, type RunConfig, type TopicAssignment, type TopicPartitions } from './consumer.ts';
+export { GroupConsumer, type GroupRunConfig } from './group-consumer.ts';
 export { Admin, type AlterTopicOptions, type CreateTopicOptions } from './admin.ts';
 export { type AuthOptions, type AwsCredentials } from './auth.ts';
 export {
   CONSUMER_DEFAULTS,
+  GROUP_CONSUMER_DEFAULTS,
   PRODUCER_DEFAULTS,
   RETRY_DEFAULTS,
   type AutoOffsetReset,
   type ConsumerOptions,
+  type GroupConsumerOptions,
   type ProducerOptions,
   type RetryOptions,
   type SluiceOptions,

@@ -8,8 +8,19 @@
  */
 import { Admin } from './admin.ts';
 import { Consumer } from './consumer.ts';
+import { GroupConsumer } from './group-consumer.ts';
 import { Transport } from './http.ts';
-import { resolveConsumerOptions, resolveProducerOptions, resolveRetryOptions, type ConsumerOptions, type ProducerOptions, type RetryOptions, type SluiceOptions } from './options.ts';
+import {
+  resolveConsumerOptions,
+  resolveGroupConsumerOptions,
+  resolveProducerOptions,
+  resolveRetryOptions,
+  type ConsumerOptions,
+  type GroupConsumerOptions,
+  type ProducerOptions,
+  type RetryOptions,
+  type SluiceOptions,
+} from './options.ts';
 import { Producer } from './producer.ts';
 
 export class Sluice {
@@ -29,7 +40,14 @@ export class Sluice {
     return new Producer(this.transport, (topic) => admin.describeTopic(topic), resolved);
   }
 
-  consumer(options?: ConsumerOptions): Consumer {
+  /** With a `groupId`, a member of that consumer group (`subscribe`); without, a consumer in assign mode (`assign`). */
+  consumer(options: GroupConsumerOptions): GroupConsumer;
+  consumer(options?: ConsumerOptions): Consumer;
+  consumer(options?: ConsumerOptions | GroupConsumerOptions): Consumer | GroupConsumer {
+    if (options !== undefined && 'groupId' in options && options.groupId !== undefined) {
+      const resolved = resolveGroupConsumerOptions(options, this.options.retry);
+      return new GroupConsumer(this.transport, new Admin(this.transport, resolved), resolved);
+    }
     const resolved = resolveConsumerOptions(options, this.options.retry);
     return new Consumer(this.transport, new Admin(this.transport, resolved), resolved);
   }

@@ -21,6 +21,7 @@ export interface HeartbeatResult {
   memberEpoch: number;
   assignment: TopicPartitions;
   heartbeatIntervalMs: number;
+  sessionTimeoutMs: number;
 }
 
 /**
@@ -44,7 +45,7 @@ export async function heartbeat(storage: Storage, group: string, request: Heartb
       readMemberEpoch: existing?.memberEpoch,
       removed: outcome.removed,
     });
-    if (written) return { memberEpoch: outcome.response.memberEpoch, assignment: toTopicPartitions(outcome.response.assignment), heartbeatIntervalMs: outcome.response.heartbeatIntervalMs };
+    if (written) return { memberEpoch: outcome.response.memberEpoch, assignment: toTopicPartitions(outcome.response.assignment), heartbeatIntervalMs: outcome.response.heartbeatIntervalMs, sessionTimeoutMs: outcome.response.sessionTimeoutMs };
     await sleep(backoffDelayMs(attempt, { baseMs: 10, capMs: 200 }));
   }
   throw new SluiceError('THROTTLING_QUOTA_EXCEEDED', `Group ${group} is changing too fast to settle this heartbeat; retry`, { retryAfterSeconds: 1 });

@@ -37,6 +37,8 @@ export interface HeartbeatResponse {
   memberEpoch: number;
   assignment: TopicPartitionKey[];
   heartbeatIntervalMs: number;
+  /** The group's session timeout, so a member can stop processing before it is fenced. */
+  sessionTimeoutMs: number;
 }
 
 export type HeartbeatOutcome =
@@ -105,7 +107,7 @@ export function reconcile(group: string, readMeta: GroupMetaItem | undefined, re
   if (request.memberEpoch === -1) {
     // Leaving a group one is not in changes nothing (beyond sweeping expired members).
     if ((existing === undefined || existing.expiresAtMs < nowMs) && expired.length === 0) {
-      return { kind: 'accepted', response: { memberEpoch: -1, assignment: [], heartbeatIntervalMs: meta.heartbeatIntervalMs }, meta: undefined, member: undefined, removed: [], needsMeta: false };
+      return { kind: 'accepted', response: { memberEpoch: -1, assignment: [], heartbeatIntervalMs: meta.heartbeatIntervalMs, sessionTimeoutMs: meta.sessionTimeoutMs }, meta: undefined, member: undefined, removed: [], needsMeta: false };
     }
     if (existing !== undefined && existing.expiresAtMs >= nowMs) {
       removed.push({ memberId: existing.memberId, expiresAtMs: undefined });
@@ -113,7 +115,7 @@ export function reconcile(group: string, readMeta: GroupMetaItem | undefined, re
       metaChanged = true;
     }
     recomputeIfNeeded(meta, live, partitionCounts, metaChanged);
-    return { kind: 'accepted', response: { memberEpoch: -1, assignment: [], heartbeatIntervalMs: meta.heartbeatIntervalMs }, meta: bump(meta), member: undefined, removed, needsMeta: true };
+    return { kind: 'accepted', response: { memberEpoch: -1, assignment: [], heartbeatIntervalMs: meta.heartbeatIntervalMs, sessionTimeoutMs: meta.sessionTimeoutMs }, meta: bump(meta), member: undefined, removed, needsMeta: true };
   }
 
   let member: MemberItem;
@@ -189,7 +191,7 @@ export function reconcile(group: string, readMeta: GroupMetaItem | undefined, re
   const needsMeta = metaChanged || add.length > 0;
   return {
     kind: 'accepted',
-    response: { memberEpoch: member.memberEpoch, assignment: member.assigned, heartbeatIntervalMs: meta.heartbeatIntervalMs },
+    response: { memberEpoch: member.memberEpoch, assignment: member.assigned, heartbeatIntervalMs: meta.heartbeatIntervalMs, sessionTimeoutMs: meta.sessionTimeoutMs },
     meta: needsMeta ? bump(meta) : undefined,
     member,
     removed,

@@ -1,0 +1,166 @@
+/**
+ * Consumer-group rebalances through the client, against a running stack.
+ *
+ *   join     3 members share a 6-partition topic; a 4th joins. Time from its run() to the
+ *            group settled again (every partition owned by exactly one member, shares 2/2/1/1):
+ *            the join heartbeat, the revoking members' next heartbeats, their commits and
+ *            releases, then the new member's heartbeat that picks the partitions up.
+ *   crash    one of 4 members is cut off the network (no leave). Time from the cut to the
+ *            survivors owning all 6 partitions: about the session timeout, plus up to one
+ *            heartbeat interval for a survivor to notice.
+ *
+ * Heartbeats and commits sent during each phase are counted, so DynamoDB requests per
+ * heartbeat and per commit can be read off the server's own counters by the caller.
+ *
+ *   npx tsx bench/groups.ts http://127.0.0.1:4100
+ */
+import { randomBytes } from 'node:crypto';
+import { pathToFileURL } from 'node:url';
+import { Sluice, type GroupConsumer } from '../lib/client/index.ts';
+
+const PARTITIONS = 6;
+const RUNS = Number(process.env.BENCH_GROUP_RUNS ?? 3);
+
+export interface GroupBenchOptions {
+  sessionTimeoutMs?: number;
+  heartbeatIntervalMs?: number;
+  runs?: number;
+}
+
+export interface RebalanceTimes {
+  /** Milliseconds, one per run. */
+  runsMs: number[];
+  medianMs: number;
+  heartbeats: number;
+  commits: number;
+}
+
+export interface GroupBenchResult {
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  join: RebalanceTimes;
+  crash: RebalanceTimes;
+}
+
+interface Member {
+  consumer: GroupConsumer;
+  owned: Set<number>;
+  cut(): void;
+}
+
+interface Counters {
+  heartbeats: number;
+  commits: number;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+async function startMember(url: string, groupId: string, topic: string, options: Required<Omit<GroupBenchOptions, 'runs'>>, counters: Counters): Promise<Member> {
+  let cut = false;
+  const fetch: typeof globalThis.fetch = async (input, init) => {
+    if (cut) throw new TypeError('fetch failed');
+    const path = new URL(input instanceof Request ? input.url : String(input)).pathname;
+    if (path.endsWith('/heartbeat')) counters.heartbeats++;
+    if (init?.method === 'POST' && path.endsWith('/offsets')) counters.commits++;
+    return globalThis.fetch(input, init);
+  };
+  const consumer = new Sluice({ url, fetch }).consumer({ groupId, ...options, autoOffsetReset: 'earliest', maxWaitMs: 1000 });
+  consumer.subscribe({ topic });
+  const owned = new Set<number>();
+  const drop = (partitions: Array<{ partition: number }>) => partitions.forEach((p) => owned.delete(p.partition));
+  await consumer.run({
+    eachMessage: () => {},
+    onPartitionsAssigned: (partitions) => partitions.forEach((p) => owned.add(p.partition)),
+    onPartitionsRevoked: drop,
+    onPartitionsLost: drop,
+  });
+  return { consumer, owned, cut: () => void (cut = true) };
+}
+
+/** Every partition owned by exactly one of `members`, in shares that differ by at most one. */
+function settled(members: readonly Member[]): boolean {
+  const all = members.flatMap((m) => [...m.owned]);
+  const sizes = members.map((m) => m.owned.size);
+  return all.length === PARTITIONS && new Set(all).size === PARTITIONS && Math.max(...sizes) - Math.min(...sizes) <= 1;
+}
+
+/** Runs the join and crash measurements; `url` is a running stack. */
+export async function benchGroups(url: string, options: GroupBenchOptions = {}): Promise<GroupBenchResult> {
+  const timing = { sessionTimeoutMs: options.sessionTimeoutMs ?? 3000, heartbeatIntervalMs: options.heartbeatIntervalMs ?? 300 };
+  const runs = options.runs ?? RUNS;
+  const admin = new Sluice({ url }).admin();
+  const topic = `bench-groups-${randomBytes(3).toString('hex')}`;
+  await admin.createTopic({ topic, partitions: PARTITIONS });
+  const join: RebalanceTimes = { runsMs: [], medianMs: 0, heartbeats: 0, commits: 0 };
+  const crash: RebalanceTimes = { runsMs: [], medianMs: 0, heartbeats: 0, commits: 0 };
+  try {
+    for (let run = 0; run < runs; run++) {
+      const groupId = `${topic}-${run}`;
+      const counters: Counters = { heartbeats: 0, commits: 0 };
+      const members: Member[] = [];
+      try {
+        for (let i = 0; i < 3; i++) members.push(await startMember(url, groupId, topic, timing, counters));
+        await until(() => settled(members), 'three members to settle');
+
+        Object.assign(counters, { heartbeats: 0, commits: 0 });
+        const joinStart = performance.now();
+        members.push(await startMember(url, groupId, topic, timing, counters));
+        await until(() => settled(members), 'the fourth member to take its share');
+        join.runsMs.push(performance.now() - joinStart);
+        join.heartbeats += counters.heartbeats;
+        join.commits += counters.commits;
+
+        const [victim, ...survivors] = members as [Member, ...Member[]];
+        Object.assign(counters, { heartbeats: 0, commits: 0 });
+        const crashStart = performance.now();
+        victim.cut();
+        await until(() => settled(survivors), "the survivors to take the crashed member's partitions", timing.sessionTimeoutMs * 10);
+        crash.runsMs.push(performance.now() - crashStart);
+        crash.heartbeats += counters.heartbeats;
+        crash.commits += counters.commits;
+      } finally {
+        await Promise.all(members.map((m) => m.consumer.stop()));
+      }
+    }
+  } finally {
+    await admin.deleteTopic(topic).catch(() => {});
+  }
+  for (const times of [join, crash]) {
+    times.medianMs = median(times.runsMs);
+    times.heartbeats /= runs;
+    times.commits /= runs;
+  }
+  return { ...timing, join, crash };
+}
+
+export function formatGroupsBench(result: GroupBenchResult): string {
+  const row = (name: string, t: RebalanceTimes) => `${name.padEnd(36)}  ${t.medianMs.toFixed(0).padStart(6)}  ${t.runsMs.map((ms) => ms.toFixed(0)).join(' / ').padEnd(20)}  ${t.heartbeats.toFixed(0).padStart(10)}  ${t.commits.toFixed(0).padStart(7)}`;
+  return [
+    `session timeout ${result.sessionTimeoutMs} ms, heartbeat interval ${result.heartbeatIntervalMs} ms, ${PARTITIONS} partitions`,
+    `${'rebalance'.padEnd(36)}  ${'median'.padStart(6)}  ${'runs (ms)'.padEnd(20)}  ${'heartbeats'.padStart(10)}  ${'commits'.padStart(7)}`,
+    row('join: 4th member of 3, until settled', result.join),
+    row('crash: 1 of 4 cut off, until settled', result.crash),
+  ].join('\n');
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const url = process.argv[2] ?? process.env.SLUICE_URL;
+  if (url === undefined) {
+    console.error('usage: npx tsx bench/groups.ts <url of a running stack, e.g. http://127.0.0.1:4100>');
+    process.exit(2);
+  }
+  console.log(`Sluice consumer groups, node ${process.version}, against ${url}`);
+  console.log(formatGroupsBench(await benchGroups(url)));
+}

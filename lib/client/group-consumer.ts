@@ -1,0 +1,268 @@
+/**
+ * A consumer in a group (Kafka's subscribe mode, kafkajs's `consumer({ groupId })`): the
+ * group coordinator (group-coordinator.ts) says which partitions this member owns, the fetch
+ * loops of consumer.ts consume them, and group-offsets.ts commits what they processed.
+ *
+ * With autoCommit, processed offsets are committed every `autoCommitIntervalMs`, on each
+ * revocation before the release, and on stop: never past a record whose handler has not
+ * returned, so every record is processed at least once.
+ *
+ *   assigned  committed offsets → onPartitionsAssigned → fetch from the committed offset
+ *             (a seek in the callback wins; no commit: autoOffsetReset)
+ *   revoked   handlers stop → commit what they processed → onPartitionsRevoked → released
+ *   lost      handlers stop → onPartitionsLost (default onPartitionsRevoked); nothing committed
+ */
+import { SluiceError } from '../errors.ts';
+import type { Admin } from './admin.ts';
+import { Consumer, type ManagedPartition, type RunConfig, type TopicPartitions } from './consumer.ts';
+import { GroupCoordinator, type MembershipListener } from './group-coordinator.ts';
+import { GroupOffsets } from './group-offsets.ts';
+import { fetchCommitted, tpKey, type TpKey } from './group-requests.ts';
+import type { Transport } from './http.ts';
+import type { ResolvedGroupConsumerOptions } from './options.ts';
+import type { TopicPartition } from './types.ts';
+
+type Callback = (partitions: TopicPartition[]) => Promise<void> | void;
+
+export interface GroupRunConfig extends RunConfig {
+  /** Newly assigned partitions, before they are fetched: a `seek` here sets where one starts. */
+  onPartitionsAssigned?: Callback;
+  /** Their handlers have returned and (autoCommit) their offsets are committed; they are released when this returns. Commit here when autoCommit is off. */
+  onPartitionsRevoked?: Callback;
+  /** The membership was lost (fenced, or no heartbeat answered for the session timeout): handlers stopped, nothing committed, another member may own them already. @default - onPartitionsRevoked, as Kafka's */
+  onPartitionsLost?: Callback;
+}
+
+type State = 'idle' | 'running' | 'stopping';
+
+function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: unknown) => void } {
+  let resolve!: () => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
+export class GroupConsumer {
+  private topics: string[] = [];
+  private readonly engine: Consumer;
+  private coordinator: GroupCoordinator | undefined;
+  private config: GroupRunConfig = {};
+  private state: State = 'idle';
+  private readonly offsets: GroupOffsets;
+  /** Partitions between assignment and their first fetch, and seeks given to them meanwhile. */
+  private readonly assigning = new Set<TpKey>();
+  private readonly pendingSeeks = new Map<TpKey, number | 'earliest' | 'latest'>();
+  private autoCommitTimer: NodeJS.Timeout | undefined;
+  private autoCommitting = false;
+  private stopping: Promise<void> | undefined;
+  private finished = deferred();
+  private readonly crashListeners: Array<(event: { error: unknown }) => void> = [];
+
+  constructor(
+    private readonly transport: Transport,
+    admin: Admin,
+    readonly options: ResolvedGroupConsumerOptions,
+  ) {
+    this.engine = new Consumer(transport, admin, options);
+    this.offsets = new GroupOffsets(transport, options, options.groupId, () => this.coordinator);
+    this.engine.on('crash', ({ error }) => void this.crash(error));
+  }
+
+  get groupId(): string {
+    return this.options.groupId;
+  }
+
+  /** This member's id in the group, once `run` has been called. */
+  get memberId(): string | undefined {
+    return this.coordinator?.memberId;
+  }
+
+  /** This member's epoch: 0 while (re)joining, then bumped by each new assignment. */
+  get memberEpoch(): number {
+    return this.coordinator?.memberEpoch ?? 0;
+  }
+
+  /** Adds topics to the subscription (`{ topic }` or `{ topics }`); call before `run`. */
+  subscribe(subscription: { topic?: string; topics?: readonly string[] }): void {
+    if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'subscribe() must be called before run() (or after stop())');
+    const topics = [...(subscription.topics ?? []), ...(subscription.topic === undefined ? [] : [subscription.topic])];
+    if (topics.length === 0 || topics.some((t) => typeof t !== 'string' || t === '')) throw new SluiceError('INVALID_REQUEST', `subscribe() takes { topic } or { topics } of topic names, got ${JSON.stringify(subscription)}`);
+    this.topics = [...new Set([...this.topics, ...topics])];
+  }
+
+  /** Joins the group and starts consuming what it assigns; resolves once joined. `done()` tells when it stops. */
+  async run(config: GroupRunConfig): Promise<void> {
+    if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'The consumer is already running');
+    if (this.topics.length === 0) throw new SluiceError('INVALID_REQUEST', 'Nothing subscribed: call subscribe({ topics }) before run()');
+    const { onPartitionsAssigned: _a, onPartitionsRevoked: _r, onPartitionsLost: _l, ...handlers } = config;
+    this.engine.startManaged(handlers, (topic, partition, nextOffset) => this.offsets.progressed(topic, partition, nextOffset));
+    this.config = config;
+    this.offsets.clear();
+    this.finished = deferred();
+    this.stopping = undefined;
+    const { groupId: group, assignor, sessionTimeoutMs, heartbeatIntervalMs } = this.options;
+    this.coordinator = new GroupCoordinator(this.transport, { group, topics: this.topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, retry: this.options }, this.membership());
+    this.state = 'running';
+    try {
+      await this.coordinator.start();
+    } catch (error) {
+      this.state = 'idle';
+      await this.engine.stop();
+      throw error;
+    }
+    // (Not if stop() was called while joining.)
+    if (this.options.autoCommit && (this.state as State) === 'running') this.autoCommitTimer = setInterval(() => void this.autoCommit(), this.options.autoCommitIntervalMs);
+  }
+
+  /**
+   * Commits offsets now (each the NEXT offset to consume). On STALE_MEMBER_EPOCH it heartbeats
+   * and tries again if the partitions are still this member's; rejects otherwise.
+   */
+  async commitOffsets(offsets: ReadonlyArray<{ topic: string; partition: number; offset: number | string }>): Promise<void> {
+    const parsed = offsets.map(({ topic, partition, offset }) => {
+      const n = Number(offset);
+      if (!Number.isSafeInteger(n) || n < 0) throw new SluiceError('INVALID_REQUEST', `A committed offset must be a non-negative integer, got ${JSON.stringify(offset)} for ${topic}/${partition}`);
+      return { topic, partition, offset: n };
+    });
+    if (parsed.length > 0) await this.offsets.commit(parsed, 'owned');
+  }
+
+  /** The partitions this member owns now. */
+  assignment(): TopicPartition[] {
+    return this.coordinator?.assignment() ?? [];
+  }
+
+  /** Moves an owned partition's position (see Consumer.seek); inside onPartitionsAssigned it sets where the partition starts. */
+  seek(target: { topic: string; partition: number; offset: number | string | 'earliest' | 'latest' }): void {
+    const k = tpKey(target.topic, target.partition);
+    if (!this.assigning.has(k)) return this.engine.seek(target);
+    const { offset } = target;
+    const value = offset === 'earliest' || offset === 'latest' ? offset : Number(offset);
+    if (typeof value === 'number' && (!Number.isSafeInteger(value) || value < 0)) throw new SluiceError('INVALID_REQUEST', `seek offset must be a non-negative integer, 'earliest' or 'latest', got ${JSON.stringify(offset)}`);
+    this.pendingSeeks.set(k, value);
+  }
+
+  pause(topics: readonly TopicPartitions[]): void {
+    this.engine.pause(topics);
+  }
+
+  resume(topics: readonly TopicPartitions[]): void {
+    this.engine.resume(topics);
+  }
+
+  paused(): Array<{ topic: string; partitions: number[] }> {
+    return this.engine.paused();
+  }
+
+  position(topic: string, partition: number): number | undefined {
+    return this.engine.position(topic, partition);
+  }
+
+  /** Called if the consumer stops on an error; it has committed what was processed and left the group by then. */
+  on(event: 'crash', listener: (event: { error: unknown }) => void): void {
+    if (event === 'crash') this.crashListeners.push(listener);
+  }
+
+  /** Settles when the run stops: resolves after `stop()`, rejects with the error of a crash. */
+  done(): Promise<void> {
+    return this.finished.promise;
+  }
+
+  /** Stops handling, commits what was processed (autoCommit), calls onPartitionsRevoked and leaves the group. Not from inside a handler. */
+  async stop(): Promise<void> {
+    await this.shutdown();
+    this.finished.resolve();
+  }
+
+  async disconnect(): Promise<void> {
+    await this.stop();
+  }
+
+  private shutdown(): Promise<void> {
+    if (this.state !== 'running') return this.stopping ?? Promise.resolve();
+    this.state = 'stopping';
+    clearInterval(this.autoCommitTimer);
+    this.stopping = (async () => {
+      await this.coordinator?.stop();
+      await this.engine.stop();
+      this.state = 'idle';
+    })();
+    return this.stopping;
+  }
+
+  private async crash(error: unknown): Promise<void> {
+    if (this.state !== 'running') return;
+    for (const listener of this.crashListeners) listener({ error });
+    await this.shutdown();
+    this.finished.reject(error);
+  }
+
+  private membership(): MembershipListener {
+    return {
+      assigned: (partitions) => this.assigned(partitions),
+      revoked: async (partitions) => {
+        await this.engine.removePartitions(partitions);
+        // The server releases the partitions on the next heartbeat: commit before it. Best
+        // effort: if the commit fails, the next owner starts from the last commit (at least once).
+        if (this.options.autoCommit) await this.offsets.commitProcessed(partitions, 'releasing').catch(() => {});
+        await this.config.onPartitionsRevoked?.(partitions);
+        for (const p of partitions) this.offsets.forget(p.topic, p.partition);
+      },
+      lost: async (partitions) => {
+        await this.engine.removePartitions(partitions);
+        for (const p of partitions) this.offsets.forget(p.topic, p.partition);
+        await (this.config.onPartitionsLost ?? this.config.onPartitionsRevoked)?.(partitions);
+      },
+      failed: (error) => void this.crash(error),
+    };
+  }
+
+  private async assigned(partitions: TopicPartition[]): Promise<void> {
+    const keys = partitions.map((p) => tpKey(p.topic, p.partition));
+    for (const k of keys) this.assigning.add(k);
+    try {
+      let listed;
+      try {
+        listed = await fetchCommitted(this.transport, this.options, this.options.groupId);
+      } catch (error) {
+        // Cut off long enough to lose the membership meanwhile: the rejoin assigns afresh.
+        if (!partitions.some((p) => this.coordinator?.holds(p.topic, p.partition))) return;
+        throw error;
+      }
+      const found = new Map(listed.map((c) => [tpKey(c.topic, c.partition), c.offset]));
+      for (const p of partitions) this.offsets.assigned(p.topic, p.partition, found.get(tpKey(p.topic, p.partition)));
+      await this.config.onPartitionsAssigned?.(partitions);
+      this.engine.addPartitions(partitions.map((p) => this.startOf(p, found.get(tpKey(p.topic, p.partition)))));
+    } finally {
+      for (const k of keys) {
+        this.assigning.delete(k);
+        this.pendingSeeks.delete(k);
+      }
+    }
+  }
+
+  /** Where an assigned partition starts: a seek from onPartitionsAssigned, else its committed offset, else autoOffsetReset. */
+  private startOf({ topic, partition }: TopicPartition, committed: number | undefined): ManagedPartition {
+    const reset = this.options.autoOffsetReset;
+    const sought = this.pendingSeeks.get(tpKey(topic, partition));
+    if (typeof sought === 'number') return { topic, partition, position: sought, start: 'earliest' };
+    if (sought !== undefined) return { topic, partition, position: undefined, start: sought };
+    if (committed !== undefined) return { topic, partition, position: committed, start: reset === 'none' ? 'earliest' : reset };
+    if (reset === 'none') throw new SluiceError('OFFSET_OUT_OF_RANGE', `Group ${this.options.groupId} has no committed offset for ${topic}/${partition} and autoOffsetReset is 'none'`);
+    return { topic, partition, position: undefined, start: reset };
+  }
+
+  private async autoCommit(): Promise<void> {
+    const coordinator = this.coordinator;
+    if (this.autoCommitting || this.state !== 'running' || coordinator === undefined) return;
+    this.autoCommitting = true;
+    try {
+      const owned = this.offsets.partitions().filter((p) => coordinator.owns(p.topic, p.partition));
+      // A failed auto-commit is tried again at the next interval.
+      await this.offsets.commitProcessed(owned, 'owned').catch(() => {});
+    } finally {
+      this.autoCommitting = false;
+    }
+  }
+}

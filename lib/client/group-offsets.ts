@@ -1,0 +1,125 @@
+/**
+ * A group member's offsets: what its handlers processed per partition, what it last
+ * committed, and the commits themselves (OffsetCommit).
+ *
+ * A committed offset is the NEXT offset to consume (Kafka's convention). `processed` moves only
+ * past records whose handler returned, so committing it never commits an unprocessed record.
+ * Commits go one at a time, so an older offset can never land after a newer one. A commit
+ * answered STALE_MEMBER_EPOCH (the epoch moved on, or a partition was revoked) heartbeats and
+ * is sent again if the member still has the partitions; otherwise it rejects.
+ */
+import { SluiceError } from '../errors.ts';
+import { MAX_OFFSETS_PER_COMMIT, parseTpKey, sendCommit, tpKey, type TpKey } from './group-requests.ts';
+import type { Transport } from './http.ts';
+import type { ResolvedRetryOptions } from './options.ts';
+import type { TopicPartitionOffset } from './types.ts';
+
+/** The membership a commit is made under (GroupCoordinator). */
+export interface CommittingMember {
+  readonly memberId: string;
+  readonly memberEpoch: number;
+  heartbeatNow(): Promise<void>;
+  /** Assigned at the current epoch. */
+  owns(topic: string, partition: number): boolean;
+  /** Assigned, or revoked and not yet released. */
+  holds(topic: string, partition: number): boolean;
+}
+
+/**
+ * What a commit may cover: partitions the member owns at its epoch, or (on revocation, before
+ * the release) partitions it still holds — the server accepts both.
+ */
+export type CommitScope = 'owned' | 'releasing';
+
+/** Attempts of a commit that meets STALE_MEMBER_EPOCH. */
+const STALE_COMMIT_ATTEMPTS = 3;
+
+export class GroupOffsets {
+  /** Next offset past what the handlers processed, per partition held. */
+  private readonly processed = new Map<TpKey, number>();
+  /** Last offset committed (or found committed at assignment), per partition held. */
+  private readonly committed = new Map<TpKey, number>();
+  private commits: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly retry: ResolvedRetryOptions,
+    private readonly group: string,
+    private readonly member: () => CommittingMember | undefined,
+  ) {}
+
+  /** The fetch loops' progress listener. */
+  progressed(topic: string, partition: number, nextOffset: number): void {
+    this.processed.set(tpKey(topic, partition), nextOffset);
+  }
+
+  /** Starts a partition's bookkeeping afresh at its committed offset (undefined: none). */
+  assigned(topic: string, partition: number, committed: number | undefined): void {
+    const k = tpKey(topic, partition);
+    this.processed.delete(k);
+    if (committed === undefined) this.committed.delete(k);
+    else this.committed.set(k, committed);
+  }
+
+  forget(topic: string, partition: number): void {
+    this.processed.delete(tpKey(topic, partition));
+    this.committed.delete(tpKey(topic, partition));
+  }
+
+  clear(): void {
+    this.processed.clear();
+    this.committed.clear();
+  }
+
+  /** Partitions with processing recorded. */
+  partitions(): Array<{ topic: string; partition: number }> {
+    return [...this.processed.keys()].map(parseTpKey);
+  }
+
+  /** Commits the processed offsets of `partitions` that moved since their last commit. */
+  commitProcessed(partitions: ReadonlyArray<{ topic: string; partition: number }>, scope: CommitScope): Promise<void> {
+    return this.serialized(async () => {
+      const offsets: TopicPartitionOffset[] = [];
+      for (const { topic, partition } of partitions) {
+        const offset = this.processed.get(tpKey(topic, partition));
+        if (offset !== undefined && offset !== this.committed.get(tpKey(topic, partition))) offsets.push({ topic, partition, offset });
+      }
+      if (offsets.length > 0) await this.send(offsets, scope);
+    });
+  }
+
+  /** Commits these offsets (a caller's `commitOffsets`). */
+  commit(offsets: readonly TopicPartitionOffset[], scope: CommitScope): Promise<void> {
+    return this.serialized(() => this.send(offsets, scope));
+  }
+
+  private async send(offsets: readonly TopicPartitionOffset[], scope: CommitScope): Promise<void> {
+    const member = this.member();
+    let pending = offsets;
+    for (let attempt = 1; ; attempt++) {
+      if (member === undefined || member.memberEpoch <= 0) throw new SluiceError('UNKNOWN_MEMBER_ID', `Not a member of group ${this.group} now (joining, or rejoining after a loss); nothing committed`);
+      const { memberId, memberEpoch } = member;
+      try {
+        for (let i = 0; i < pending.length; i += MAX_OFFSETS_PER_COMMIT) {
+          const chunk = pending.slice(i, i + MAX_OFFSETS_PER_COMMIT);
+          await sendCommit(this.transport, this.retry, this.group, { memberId, memberEpoch }, chunk);
+          for (const o of chunk) this.committed.set(tpKey(o.topic, o.partition), o.offset);
+        }
+        return;
+      } catch (error) {
+        if (!(error instanceof SluiceError) || error.code !== 'STALE_MEMBER_EPOCH' || attempt >= STALE_COMMIT_ATTEMPTS) throw error;
+        // Either the epoch moved on or a partition was revoked: a heartbeat tells which.
+        await member.heartbeatNow();
+        pending = pending.filter((o) => this.committed.get(tpKey(o.topic, o.partition)) !== o.offset);
+        const still = (o: TopicPartitionOffset) => (scope === 'owned' ? member.owns(o.topic, o.partition) : member.holds(o.topic, o.partition));
+        if (!pending.every(still)) throw error;
+      }
+    }
+  }
+
+  private serialized(commit: () => Promise<void>): Promise<void> {
+    const run = this.commits.then(commit);
+    this.commits = run.catch(() => {});
+    return run;
+  }
+}
