@@ -43,8 +43,11 @@ import { bundlingOptions } from './function-bundling.ts';
 export type { SluiceAuthorization, SluiceClusterProps } from './cluster-props.ts';
 export { DEFAULT_COMPACTION_INTERVAL } from './cluster-props.ts';
 
-/** Operations a producer may call besides its function's routes. */
-const PRODUCER_OPERATIONS: ReadonlySet<string> = new Set(['health']);
+/**
+ * Operations a producer may call besides its function's routes: the health check, and the
+ * topic metadata (partition count, max.message.bytes) a client needs to partition and batch.
+ */
+const PRODUCER_OPERATIONS: ReadonlySet<string> = new Set(['health', 'listTopics', 'describeTopic']);
 
 /**
  * The group operations a consumer calls, as a Kafka consumer in a group does: join and stay
@@ -145,7 +148,8 @@ export class SluiceCluster extends Construct {
   }
 
   /**
-   * Lets `grantee` produce: the produce function's routes and the health check. Grants
+   * Lets `grantee` produce: the produce function's routes (records, producer ids), the
+   * topic metadata a client partitions with, and the health check. Grants
    * are `execute-api:Invoke` permissions, so they matter with `iam` authorization only.
    */
   grantProduce(grantee: IGrantable): Grant {

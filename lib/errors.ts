@@ -30,6 +30,8 @@ export const ERROR_TABLE = {
   STALE_MEMBER_EPOCH: { status: 409, retriable: false },
   NON_EMPTY_GROUP: { status: 409, retriable: false },
   UNSUPPORTED_ASSIGNOR: { status: 400, retriable: false },
+  OUT_OF_ORDER_SEQUENCE_NUMBER: { status: 409, retriable: false },
+  INVALID_PRODUCER_EPOCH: { status: 409, retriable: false },
   THROTTLING_QUOTA_EXCEEDED: { status: 429, retriable: true },
   CONCURRENT_TRANSACTIONS: { status: 429, retriable: true },
   KAFKA_STORAGE_ERROR: { status: 503, retriable: true },

@@ -1,5 +1,5 @@
 import { createHandler } from '../../lib/http/handler.ts';
-import { produce } from '../../lib/http/produce-api.ts';
+import { initProducerIdOp, produce } from '../../lib/http/produce-api.ts';
 
-/** Appends records to a topic. */
-export const handler = createHandler('produce', { produce });
+/** Appends records to a topic; hands out idempotent producer ids. */
+export const handler = createHandler('produce', { produce, initProducerId: initProducerIdOp });

@@ -75,6 +75,11 @@ export interface ProducerOptions extends RetryOptions {
   maxRequestBytes?: number;
   /** Topic metadata (partition count, max.message.bytes) is described again after this long. @default 300000 - Kafka's metadata.max.age.ms */
   metadataMaxAgeMs?: number;
+  /**
+   * Producer ids and sequence numbers on every batch, so the server appends a retried batch
+   * once (a retry after a lost answer is then no duplicate). @default true - Kafka's enable.idempotence since 3.0
+   */
+  idempotent?: boolean;
 }
 
 export type ResolvedProducerOptions = Readonly<Required<ProducerOptions>>;
@@ -88,6 +93,7 @@ export const PRODUCER_DEFAULTS = {
   bufferMemoryBytes: 32 * 1024 * 1024,
   maxRequestBytes: 4 * 1024 * 1024,
   metadataMaxAgeMs: 300_000,
+  idempotent: true,
 } as const satisfies ResolvedProducerOptions;
 
 /** What to do when the position is outside the log (or, at start, when none was given). */

@@ -11,6 +11,7 @@ import type { DrainedRequest } from './accumulator.ts';
 import { pathOf, type Transport } from './http.ts';
 import type { ResolvedRetryOptions } from './options.ts';
 import type { ProducerBatch } from './producer-batch.ts';
+import type { BatchIdentity, ProducerIdentity } from './producer-identity.ts';
 
 /** A frame and the records [start, start + count) of its batch it carries. */
 interface SourcedFrame extends Frame {
@@ -28,21 +29,26 @@ interface ProduceResponse {
  * than its records (incompressible data); if it exceeds `maxBytes` (max.message.bytes) it is
  * split in two, as Kafka's producer splits a batch the broker found too large.
  */
-async function encode(batch: ProducerBatch, start: number, count: number, compression: Compression, maxBytes: number): Promise<SourcedFrame[]> {
+async function encode(batch: ProducerBatch, start: number, count: number, compression: Compression, maxBytes: number, identity: BatchIdentity | undefined): Promise<SourcedFrame[]> {
   const records = start === 0 && count === batch.records.length ? batch.records : batch.records.slice(start, start + count);
-  const bytes = await encodeRecordBatch(records, { compression });
+  // A record's sequence is the batch's first plus its index, so split halves stay contiguous.
+  const sequenced = identity === undefined ? {} : { ...identity, baseSequence: (identity.baseSequence + start) % 2 ** 31 };
+  const bytes = await encodeRecordBatch(records, { compression, ...sequenced });
   if (bytes.length <= maxBytes || count === 1) return [{ partition: batch.partition, batch: bytes, source: batch, start, count }];
   const half = Math.ceil(count / 2);
-  return [...(await encode(batch, start, half, compression, maxBytes)), ...(await encode(batch, start + half, count - half, compression, maxBytes))];
+  return [...(await encode(batch, start, half, compression, maxBytes, identity)), ...(await encode(batch, start + half, count - half, compression, maxBytes, identity))];
 }
 
 /**
  * Sends the request and acknowledges every record in it; rejects with the request's
  * SluiceError. IMPORTANT: empties each batch's records once encoded, so the data is held once.
  */
-export async function sendProduceRequest(transport: Transport, retry: ResolvedRetryOptions, request: DrainedRequest, compression: Compression, maxBatchBytes: number): Promise<void> {
+export async function sendProduceRequest(transport: Transport, retry: ResolvedRetryOptions, request: DrainedRequest, compression: Compression, maxBatchBytes: number, identity?: ProducerIdentity): Promise<void> {
   const frames: SourcedFrame[] = [];
-  for (const batch of request.batches) frames.push(...(await encode(batch, 0, batch.records.length, compression, maxBatchBytes)));
+  for (const batch of request.batches) {
+    const sequences = identity === undefined ? undefined : await identity.claim(batch.topic, batch.partition, batch.records.length);
+    frames.push(...(await encode(batch, 0, batch.records.length, compression, maxBatchBytes, sequences)));
+  }
   for (const batch of request.batches) batch.records = [];
   const response = await transport.json<ProduceResponse>(
     { method: 'POST', path: pathOf('v1', 'topics', request.topic, 'records'), headers: { 'content-type': BATCHES_MEDIA_TYPE }, body: encodeFrames(frames) },

@@ -23,6 +23,7 @@ import { checkMessages, encodedSizeBound, toRecord } from './message.ts';
 import { MetadataCache, type TopicMetadata } from './metadata.ts';
 import type { ResolvedProducerOptions } from './options.ts';
 import { sendProduceRequest } from './produce-request.ts';
+import { ProducerIdentity } from './producer-identity.ts';
 import { BATCH_HEADER_BYTES, FRAME_HEADER_BYTES, type ProducerBatch, SendTracker } from './producer-batch.ts';
 import type { Acks, Message, ProducerRecord, RecordMetadata } from './types.ts';
 
@@ -61,6 +62,7 @@ export class Producer {
   private timer: NodeJS.Timeout | undefined;
   private timerDeadlineMs = Number.POSITIVE_INFINITY;
   private readonly isMuted = (topic: string, partition: number) => this.muted.has(`${partition}\u0000${topic}`);
+  private readonly identity: ProducerIdentity | undefined;
 
   constructor(
     private readonly transport: Transport,
@@ -69,6 +71,7 @@ export class Producer {
   ) {
     this.accumulator = new Accumulator(options, () => this.drainSoon());
     this.metadata = new MetadataCache(describe, options.metadataMaxAgeMs);
+    this.identity = options.idempotent ? new ProducerIdentity(transport, options) : undefined;
   }
 
   /** Bytes of records buffered or in flight; at most bufferMemoryBytes (plus one batch when it was empty). */
@@ -284,8 +287,10 @@ export class Producer {
     }
     try {
       const maxBatchBytes = this.limits.get(request.topic)?.maxBytes ?? Number.POSITIVE_INFINITY;
-      await sendProduceRequest(this.transport, this.options, request, this.options.compression, maxBatchBytes);
+      await sendProduceRequest(this.transport, this.options, request, this.options.compression, maxBatchBytes, this.identity);
     } catch (error) {
+      // The failed request's sequences are burned; later batches start a new producer.
+      this.identity?.reset();
       if (error instanceof SluiceError && error.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.metadata.invalidate(request.topic);
       for (const batch of request.batches) batch.fail(error as Error);
     } finally {

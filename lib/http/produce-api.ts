@@ -3,6 +3,7 @@ import { LIMITS } from '../config/defaults.ts';
 import { BATCHES_MEDIA_TYPE, decodeFrames } from '../codec/framing.ts';
 import { SluiceError } from '../errors.ts';
 import { appendBatches } from '../log/append.ts';
+import { initProducerId } from '../log/producer-ids.ts';
 import { validateFrames } from '../log/batch-validation.ts';
 import { buildBatches, type ProduceRecord } from '../log/batching.ts';
 import { getTopic } from '../log/topics.ts';
@@ -81,4 +82,9 @@ export async function produce(request: HttpRequest, storage: Storage): Promise<H
   if (type === BATCHES_MEDIA_TYPE) return produceBinary(request, storage, topicName);
   if (type === 'application/json') return produceJson(request, storage, topicName);
   throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `Produce takes application/json or ${BATCHES_MEDIA_TYPE}, got ${JSON.stringify(request.headers['content-type'] ?? '')}`);
+}
+
+/** POST /v1/producers: Kafka's InitProducerId, for idempotent producing. */
+export async function initProducerIdOp(_request: HttpRequest, storage: Storage): Promise<HttpResponse> {
+  return json(200, await initProducerId(storage));
 }

@@ -25,6 +25,7 @@ export const ROUTES = [
   { method: 'DELETE', path: '/v1/topics/{topic}', function: 'admin', operation: 'deleteTopic' },
   { method: 'POST', path: '/v1/topics/{topic}/partitions/{partition}/delete-records', function: 'admin', operation: 'deleteRecords' },
   { method: 'POST', path: '/v1/topics/{topic}/records', function: 'produce', operation: 'produce' },
+  { method: 'POST', path: '/v1/producers', function: 'produce', operation: 'initProducerId' },
   { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/records', function: 'fetch', operation: 'fetch' },
   { method: 'GET', path: '/v1/topics/{topic}/partitions/{partition}/offsets', function: 'fetch', operation: 'listOffsets' },
   { method: 'GET', path: '/v1/groups', function: 'groups', operation: 'listGroups' },

@@ -4,7 +4,8 @@ import { LIMITS } from '../config/defaults.ts';
 import { stampLogAppendTime, type BatchHeader } from '../codec/record-batch.ts';
 import type { Storage } from '../storage/clients.ts';
 import { partitionPrefix, type TopicItem } from '../storage/schema.ts';
-import { commitSegments, type CommittedSegment, type SegmentDraft } from './sequencer.ts';
+import { commitSegments, type CommittedSegment, type ProducerIdentity, type SegmentDraft } from './sequencer.ts';
+import { SluiceError } from '../errors.ts';
 import { crossesThreshold, requestCompaction } from '../retention/trigger.ts';
 import { expiryDaysFor, expiryTagging } from '../retention/lifecycle.ts';
 
@@ -34,14 +35,36 @@ function offsetsOf(header: BatchHeader): number {
 }
 
 /**
+ * The idempotent producer behind a partition's batches, if any. Kafka's rule: one producer
+ * id and epoch per request and partition, sequences contiguous from batch to batch.
+ */
+function producerOf(part: PartitionBatches): { producer?: ProducerIdentity } {
+  const [first] = part.batches;
+  if (first === undefined || first.header.producerId < 0n) return {};
+  let next = first.header.baseSequence;
+  for (const { header } of part.batches) {
+    if (header.producerId !== first.header.producerId || header.producerEpoch !== first.header.producerEpoch) {
+      throw new SluiceError('INVALID_RECORD', `Batches for partition ${part.partition} mix producer ids or epochs in one request`);
+    }
+    if (header.baseSequence !== next || header.baseSequence < 0) {
+      throw new SluiceError('OUT_OF_ORDER_SEQUENCE_NUMBER', `Batch for partition ${part.partition} starts at sequence ${header.baseSequence}, expected ${next}`);
+    }
+    next = header.baseSequence + header.lastOffsetDelta + 1;
+  }
+  return { producer: { producerId: first.header.producerId, producerEpoch: first.header.producerEpoch, firstSequence: first.header.baseSequence, lastSequence: next - 1 } };
+}
+
+/**
  * Appends verified batches: one immutable object per partition first, then one
  * conditional commit of offsets, and only then a result the caller may acknowledge.
  */
 export async function appendBatches(storage: Storage, topic: TopicItem, parts: readonly PartitionBatches[], hooks: AppendHooks = {}): Promise<AppendedPartition[]> {
   const logAppendTimeMs = topic.configs['message.timestamp.type'] === 'LogAppendTime' ? Date.now() : undefined;
   const expireDays = expiryDaysFor(topic.configs);
+  // Checked for every partition before anything is written.
+  const identities = parts.map(producerOf);
   const drafts: SegmentDraft[] = await Promise.all(
-    parts.map(async (part) => {
+    parts.map(async (part, index) => {
       if (logAppendTimeMs !== undefined) for (const b of part.batches) stampLogAppendTime(b.bytes, 0, logAppendTimeMs);
       const body = part.batches.length === 1 ? (part.batches[0] as { bytes: Buffer }).bytes : Buffer.concat(part.batches.map((b) => b.bytes));
       const objectKey = `${partitionPrefix(topic.name, part.partition, topic.topicId)}${Date.now().toString().padStart(15, '0')}-${randomUUID()}.kafka`;
@@ -58,6 +81,7 @@ export async function appendBatches(storage: Storage, topic: TopicItem, parts: r
         batchCount: part.batches.length,
         maxTimestamp: logAppendTimeMs ?? Math.max(...part.batches.map((b) => b.header.maxTimestamp)),
         expireDays,
+        ...identities[index],
       };
     }),
   );
@@ -71,7 +95,7 @@ export async function appendBatches(storage: Storage, topic: TopicItem, parts: r
     group.forEach((draft, j) => {
       const part = parts[i + j] as PartitionBatches;
       const segment = committed[j] as CommittedSegment;
-      if (crossesThreshold(segment.before, segment.after)) triggers.push(requestCompaction({ topic: topic.name, partition: draft.partition }));
+      if (!segment.duplicate && crossesThreshold(segment.before, segment.after)) triggers.push(requestCompaction({ topic: topic.name, partition: draft.partition }));
       let next = segment.baseOffset;
       const batchBaseOffsets = part.batches.map((b) => {
         const base = next;

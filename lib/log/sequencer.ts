@@ -25,6 +25,7 @@ import { backoffDelayMs, sleep } from '../retry.ts';
 import type { Storage } from '../storage/clients.ts';
 import { cancellationReasons, isThrottle, itemDoesNotExist } from '../storage/conditions.ts';
 import { HEAD_SK, indexSk, partitionPk, type IndexEntryItem } from '../storage/schema.ts';
+import { TTL_ATTRIBUTE } from '../storage/provision.ts';
 
 /** An object written to S3 and waiting for its offsets. */
 export interface SegmentDraft {
@@ -39,6 +40,16 @@ export interface SegmentDraft {
   maxTimestamp: number;
   /** Lifecycle expiry tag the object was written with (0: none). */
   expireDays: number;
+  /** Set for batches of an idempotent producer (producerId ≥ 0). */
+  producer?: ProducerIdentity;
+}
+
+/** An idempotent producer's batches on one partition in one request: Kafka's producer id, epoch and sequences. */
+export interface ProducerIdentity {
+  producerId: bigint;
+  producerEpoch: number;
+  firstSequence: number;
+  lastSequence: number;
 }
 
 /** What the sequencer knows of a head: the offset it conditions on, and sizes for triggers. */
@@ -83,19 +94,56 @@ export interface CommittedSegment {
   baseOffset: number;
   before: { segments: number; bytes: number };
   after: { segments: number; bytes: number };
+  /** True when an idempotent producer's retry matched its last committed batch: nothing was appended. */
+  duplicate: boolean;
+}
+
+/** An idempotent producer's last committed batch on one partition (Kafka's producer state). */
+interface ProducerStateItem {
+  pk: string;
+  /** `PID#<producerId>` */
+  sk: string;
+  producerEpoch: number;
+  firstSequence: number;
+  lastSequence: number;
+  baseOffset: number;
+  updatedAtMs: number;
+  /** DynamoDB TTL (seconds): Kafka's producer.id.expiration.ms, one day after the last write. */
+  [TTL_ATTRIBUTE]: number;
+}
+
+const PRODUCER_STATE_TTL_SECONDS = 86_400;
+
+/** What a failed producer-state condition means for a draft. */
+function judgeProducer(draft: SegmentDraft, item: Record<string, unknown> | undefined): { duplicateOf: number } | SluiceError {
+  const producer = draft.producer as ProducerIdentity;
+  const n = (name: string) => Number((item?.[name] as { N?: string } | undefined)?.N ?? Number.NaN);
+  if (n('producerEpoch') > producer.producerEpoch) {
+    return new SluiceError('INVALID_PRODUCER_EPOCH', `Producer ${producer.producerId} epoch ${producer.producerEpoch} is fenced by epoch ${n('producerEpoch')}`);
+  }
+  if (n('producerEpoch') === producer.producerEpoch && n('firstSequence') === producer.firstSequence && n('lastSequence') === producer.lastSequence) {
+    return { duplicateOf: n('baseOffset') };
+  }
+  return new SluiceError('OUT_OF_ORDER_SEQUENCE_NUMBER', `Producer ${producer.producerId} sent sequence ${producer.firstSequence} on partition ${draft.partition}, but its last committed batch ended at ${n('lastSequence')}`);
 }
 
 /**
  * Commits `drafts` (at most one per partition) for topic incarnation `topicId` and returns
  * each draft's base offset, in order. Retries lost races; after SEQUENCER.maxAttempts
- * answers THROTTLING_QUOTA_EXCEEDED (retriable), having committed nothing.
+ * answers THROTTLING_QUOTA_EXCEEDED (retriable), having committed nothing. Drafts of an
+ * idempotent producer also advance its state in the same transaction, conditioned on the
+ * sequence following the last committed one: a retry of a batch already committed is
+ * answered with the original offsets instead of appended twice (Kafka's KIP-98).
  */
 export async function commitSegments(storage: Storage, topicId: string, drafts: readonly SegmentDraft[]): Promise<CommittedSegment[]> {
   const pks = drafts.map((d) => partitionPk(topicId, d.partition));
   const heads = await Promise.all(pks.map(async (pk) => knownHeads.get(pk) ?? readHeadHint(storage, pk)));
+  const results: Array<CommittedSegment | undefined> = drafts.map(() => undefined);
   for (let attempt = 0; attempt < SEQUENCER.maxAttempts; attempt++) {
     const now = Date.now();
+    const slots: Array<{ draft: number; kind: 'head' | 'entry' | 'producer' }> = [];
     const items = drafts.flatMap((draft, i) => {
+      if (results[i] !== undefined) return [];
       const pk = pks[i] as string;
       const base = (heads[i] as HeadHint).nextOffset;
       const lastOffset = base + draft.offsetCount - 1;
@@ -113,7 +161,8 @@ export async function commitSegments(storage: Storage, topicId: string, drafts: 
         createdAtMs: now,
         expireDays: draft.expireDays,
       };
-      return [
+      slots.push({ draft: i, kind: 'head' }, { draft: i, kind: 'entry' });
+      const writes: Array<Record<string, unknown>> = [
         {
           Update: {
             TableName: storage.env.tableName,
@@ -134,28 +183,64 @@ export async function commitSegments(storage: Storage, topicId: string, drafts: 
         },
         { Put: { TableName: storage.env.tableName, Item: entry, ConditionExpression: itemDoesNotExist } },
       ];
+      if (draft.producer !== undefined) {
+        const producer = draft.producer;
+        const state: ProducerStateItem = {
+          pk,
+          sk: `PID#${producer.producerId}`,
+          producerEpoch: producer.producerEpoch,
+          firstSequence: producer.firstSequence,
+          lastSequence: producer.lastSequence,
+          baseOffset: base,
+          updatedAtMs: now,
+          [TTL_ATTRIBUTE]: Math.ceil(now / 1000) + PRODUCER_STATE_TTL_SECONDS,
+        };
+        slots.push({ draft: i, kind: 'producer' });
+        writes.push({
+          Put: {
+            TableName: storage.env.tableName,
+            Item: state,
+            // First batch we know of, a newer epoch, or the very next sequence.
+            ConditionExpression: 'attribute_not_exists(pk) OR producerEpoch < :epoch OR (producerEpoch = :epoch AND lastSequence = :previous)',
+            ExpressionAttributeValues: { ':epoch': producer.producerEpoch, ':previous': producer.firstSequence - 1 },
+            ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+          },
+        });
+      }
+      return writes;
     });
+    if (items.length === 0) return results as CommittedSegment[];
     try {
       // The token makes the SDK's own retry of a commit whose response was lost a no-op
       // instead of a second append.
-      await storage.ddb.send(new TransactWriteCommand({ TransactItems: items, ClientRequestToken: randomUUID() }));
-      return drafts.map((d, i) => {
+      await storage.ddb.send(new TransactWriteCommand({ TransactItems: items as never, ClientRequestToken: randomUUID() }));
+      drafts.forEach((d, i) => {
+        if (results[i] !== undefined) return;
         const before = heads[i] as HeadHint;
         const after = { nextOffset: before.nextOffset + d.offsetCount, segments: before.segments + 1, bytes: before.bytes + d.byteLength };
         knownHeads.set(pks[i] as string, after);
-        return { baseOffset: before.nextOffset, before, after };
+        results[i] = { baseOffset: before.nextOffset, before, after, duplicate: false };
       });
+      return results as CommittedSegment[];
     } catch (error) {
       const reasons = cancellationReasons(error);
       if (reasons === undefined && !isThrottle(error)) throw error;
       // Learn the winners' heads from the failed conditions; conflicts keep what we had.
-      reasons?.forEach((reason, index) => {
-        if (reason.Code !== 'ConditionalCheckFailed' || index % 2 !== 0) return;
-        const i = index / 2;
-        const head = reportedHead(reason.Item);
-        heads[i] = head;
-        knownHeads.set(pks[i] as string, head);
-      });
+      for (const [index, reason] of (reasons ?? []).entries()) {
+        const slot = slots[index];
+        if (reason.Code !== 'ConditionalCheckFailed' || slot === undefined) continue;
+        if (slot.kind === 'head') {
+          const head = reportedHead(reason.Item);
+          heads[slot.draft] = head;
+          knownHeads.set(pks[slot.draft] as string, head);
+        } else if (slot.kind === 'producer') {
+          const verdict = judgeProducer(drafts[slot.draft] as SegmentDraft, reason.Item);
+          if (verdict instanceof SluiceError) throw verdict;
+          const head = heads[slot.draft] as HeadHint;
+          results[slot.draft] = { baseOffset: verdict.duplicateOf, before: head, after: head, duplicate: true };
+        }
+      }
+      if (reasons?.some((r, index) => r.Code === 'ConditionalCheckFailed' && slots[index]?.kind === 'producer')) continue;
       await sleep(backoffDelayMs(attempt, { baseMs: SEQUENCER.backoffBaseMs, capMs: SEQUENCER.backoffCapMs }));
     }
   }

@@ -30,6 +30,8 @@ export interface FetchHarness {
   gate: Promise<void> | undefined;
   /** Extra latency for matching requests, ms. */
   delayMs: () => number;
+  /** Matching requests whose answers are lost: forwarded, then failed as a dropped connection. */
+  loseAnswers: number;
 }
 
 function bodySize(body: RequestInit['body']): number {
@@ -46,6 +48,7 @@ export function harness(): FetchHarness {
     matches: (r) => r.method === 'POST' && r.path.endsWith('/records'),
     gate: undefined,
     delayMs: () => 0,
+    loseAnswers: 0,
     fetch: async (input, init) => {
       const url = new URL(input instanceof Request ? input.url : String(input));
       const request = { method: init?.method ?? 'GET', path: url.pathname, bodyBytes: bodySize(init?.body) };
@@ -56,6 +59,11 @@ export function harness(): FetchHarness {
         if (h.gate !== undefined) await h.gate;
         const delay = h.delayMs();
         if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+        if (h.loseAnswers > 0) {
+          h.loseAnswers--;
+          await (await fetch(input, init)).arrayBuffer();
+          throw new TypeError('fetch failed: the connection dropped after the request was sent');
+        }
       }
       return fetch(input, init);
     },

@@ -108,6 +108,29 @@ describe('Class: Producer', () => {
       expect(new Set(results.map((r) => `${r.partition}/${r.offset}`)).size).toBe(100);
     });
 
+    it('appends a batch once when its answer was lost and the retry resends it (idempotent by default)', async () => {
+      await createTopic(stack.url, 'answer-lost', 1);
+      const h = harness();
+      h.loseAnswers = 2;
+      const producer = new Sluice({ url: stack.url, fetch: h.fetch }).producer({ retryBackoffMs: 10 });
+      const results = await producer.send({ topic: 'answer-lost', messages: Array.from({ length: 20 }, (_, i) => ({ value: String(i), partition: 0 })) });
+      await producer.disconnect();
+      expect(count(h, 'POST', '/records')).toBe(3);
+      const stored = await readAll(stack.url, 'answer-lost', 0);
+      expect(stored.map((s) => s.value)).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+      expect(results.map((r) => r.offset)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    });
+
+    it('duplicates a batch whose answer was lost when idempotence is off, as Kafka does', async () => {
+      await createTopic(stack.url, 'answer-lost-plain', 1);
+      const h = harness();
+      h.loseAnswers = 1;
+      const producer = new Sluice({ url: stack.url, fetch: h.fetch }).producer({ retryBackoffMs: 10, idempotent: false });
+      await producer.send({ topic: 'answer-lost-plain', messages: [{ value: 'once?', partition: 0 }] });
+      await producer.disconnect();
+      expect((await readAll(stack.url, 'answer-lost-plain', 0)).map((s) => s.value)).toEqual(['once?', 'once?']);
+    });
+
     it('rejects with the typed SluiceError once retries run out', async () => {
       await createTopic(stack.url, 'exhausted', 1);
       const h = harness();

@@ -325,9 +325,9 @@ describe('SluiceCluster grants', () => {
   const allows = (grant: GrantMethod, route: TableRoute) => granted(grant).some((pattern) => iamMatches(pattern, requestPath(route)));
   const operation = (name: TableRoute['operation']) => ROUTES.find((r) => r.operation === name) as TableRoute;
 
-  it("grantProduce allows the produce function's routes and the health check", () => {
-    expect(granted('grantProduce')).toEqual(arnPaths((r) => r.function === 'produce' || r.operation === 'health'));
-    expect(granted('grantProduce')).toEqual(['GET/v1/health', 'POST/v1/topics/*/records']);
+  it("grantProduce allows the produce function's routes, the topic metadata a producer partitions with, and the health check", () => {
+    expect(granted('grantProduce')).toEqual(arnPaths((r) => r.function === 'produce' || ['health', 'listTopics', 'describeTopic'].includes(r.operation)));
+    expect(granted('grantProduce')).toEqual(expect.arrayContaining(['GET/v1/health', 'GET/v1/topics/*', 'POST/v1/producers', 'POST/v1/topics/*/records']));
   });
 
   it("grantConsume allows the fetch function's routes, the metadata reads and every group route a consumer needs", () => {

@@ -56,6 +56,7 @@ describe('docs/openapi.yaml', () => {
       ['GET', '/v1/groups/{group}/offsets', '/v1/groups/readers/offsets'],
       ['GET', '/v1/groups/{group}', '/v1/groups/readers'],
       ['GET', '/v1/groups', '/v1/groups'],
+      ['POST', '/v1/producers', '/v1/producers'],
       ['POST', '/v1/groups/{group}/offsets/reset', '/v1/groups/readers/offsets/reset', { topic: 'spec', to: 'earliest' }],
       ['POST', '/v1/groups/{group}/heartbeat', '/v1/groups/readers/heartbeat', { memberId: 'm1', memberEpoch: -1 }],
       ['POST', '/v1/groups/{group}/offsets/reset', '/v1/groups/readers/offsets/reset', { topic: 'spec', to: 'earliest' }],
