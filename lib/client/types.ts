@@ -5,6 +5,13 @@
  * HTTP API renders them) rather than kafkajs's strings.
  */
 import type { Compression } from '../codec/compression.ts';
+import type { GroupDescription } from '../groups/describe.ts';
+import type { PartitionState } from '../log/topics.ts';
+
+// The wire contract's shapes are the server's own types (type-only: no server code is bundled).
+export type { PartitionState } from '../log/topics.ts';
+export type { OffsetLookup, OffsetSpec } from '../log/offsets.ts';
+export type { GroupDescription, GroupState } from '../groups/describe.ts';
 
 export type { Compression } from '../codec/compression.ts';
 
@@ -96,18 +103,6 @@ export interface EachBatchPayload {
   resolveOffset(offset: number): void;
 }
 
-/** A partition's bounds and size, as describe reports them. */
-export interface PartitionState {
-  partition: number;
-  /** First offset still readable. */
-  logStartOffset: number;
-  /** Next offset to be assigned; one past the last record. */
-  highWatermark: number;
-  bytes: number;
-  /** Stored objects (index segments) holding the partition's records. */
-  segments: number;
-}
-
 /** Topic configs, as strings the way Kafka's admin API shows them (the server may know more than these). */
 export type TopicConfigs = Record<string, string> & {
   'retention.ms': string;
@@ -133,19 +128,6 @@ export interface TopicSummary {
   partitions: number;
 }
 
-/** Where to look in a partition: a timestamp in ms, or one end of the log. */
-export type OffsetSpec = number | 'earliest' | 'latest';
-
-/** Kafka's ListOffsets answer for one partition. */
-export interface OffsetLookup {
-  /** For a timestamp: the first offset whose record is at or after it, else the high watermark. */
-  offset: number;
-  /** Timestamp of the record found; null for earliest/latest and when none is that new. */
-  timestamp: number | null;
-  logStartOffset: number;
-  highWatermark: number;
-}
-
 export interface PartitionOffset {
   partition: number;
   offset: number;
@@ -165,9 +147,6 @@ export interface TopicPartitionOffset extends TopicPartition {
 /** How a group spreads partitions over its members (the server's assignors). */
 export type GroupAssignor = 'uniform' | 'range';
 
-/** A group's state, as KIP-848 names them. */
-export type GroupState = 'Empty' | 'Assigning' | 'Reconciling' | 'Stable';
-
 /** Partitions of a topic, as the group API lists assignments. */
 export interface AssignedPartitions {
   topic: string;
@@ -178,44 +157,11 @@ export interface GroupSummary {
   group: string;
 }
 
-export interface GroupMemberDescription {
-  memberId: string;
-  memberEpoch: number;
-  subscribedTopics: string[];
-  /** What the member may own now. */
-  assignment: AssignedPartitions[];
-  /** Where the group is taking it; equal to `assignment` once the group is Stable. */
-  targetAssignment: AssignedPartitions[];
-  /** Milliseconds since the epoch. */
-  lastHeartbeat: number;
-  /** The member is dead once this passes without a heartbeat (ms since the epoch). */
-  leaseExpiresAt: number;
-}
+/** One live member, as describeGroup reports it. */
+export type GroupMemberDescription = GroupDescription['members'][number];
 
-export interface GroupPartitionLag {
-  topic: string;
-  partition: number;
-  /** memberId of the live member assigned the partition. */
-  owner: string | null;
-  /** Next offset the group will consume; null when nothing is committed. */
-  committedOffset: number | null;
-  highWatermark: number;
-  /** highWatermark − committedOffset (from the log start if the commit is older); null without a commit. */
-  lag: number | null;
-}
-
-export interface GroupDescription {
-  group: string;
-  state: GroupState;
-  groupEpoch: number;
-  assignmentEpoch: number;
-  assignor: string;
-  /** Null for a group that only ever had standalone commits. */
-  sessionTimeoutMs: number | null;
-  heartbeatIntervalMs: number | null;
-  members: GroupMemberDescription[];
-  partitions: GroupPartitionLag[];
-}
+/** One partition's committed offset, high watermark, lag and owner, as describeGroup reports them. */
+export type GroupPartitionLag = GroupDescription['partitions'][number];
 
 export interface CommittedOffset extends TopicPartitionOffset {
   metadata: string;
