@@ -1,4 +1,4 @@
-import { decodeRecordBatch, splitBatches } from '../codec/record-batch.ts';
+import { decodeRecordBatch, readBatchHeader } from '../codec/record-batch.ts';
 import type { Frame } from '../codec/framing.ts';
 import { SluiceError } from '../errors.ts';
 import type { TopicItem } from '../storage/schema.ts';
@@ -20,9 +20,10 @@ export async function validateFrames(topic: TopicItem, frames: readonly Frame[])
   const order: Array<{ partition: number; batch: number }> = [];
   for (const [i, frame] of frames.entries()) {
     checkPartition(topic, frame.partition);
-    const split = splitBatches(frame.batch);
-    if (split.length !== 1) throw new SluiceError('CORRUPT_MESSAGE', `Frame ${i} holds ${split.length} batches; each frame carries exactly one RecordBatch`);
-    const { header } = split[0] as (typeof split)[number];
+    const header = readBatchHeader(frame.batch, 0);
+    if (header.sizeBytes !== frame.batch.length) {
+      throw new SluiceError('CORRUPT_MESSAGE', `Frame ${i} is ${frame.batch.length} bytes but its batch is ${header.sizeBytes}; each frame carries exactly one RecordBatch`);
+    }
     if (header.sizeBytes > maxBytes) {
       throw new SluiceError('MESSAGE_TOO_LARGE', `Batch in frame ${i} is ${header.sizeBytes} bytes; the topic's max.message.bytes is ${maxBytes}`);
     }
@@ -30,6 +31,7 @@ export async function validateFrames(topic: TopicItem, frames: readonly Frame[])
     if (header.recordCount < 1 || header.lastOffsetDelta !== header.recordCount - 1) {
       throw new SluiceError('INVALID_RECORD', `Batch in frame ${i} has ${header.recordCount} records but lastOffsetDelta ${header.lastOffsetDelta}; a producer batch has deltas 0..n-1`);
     }
+    // Decoding checks the CRC-32C too: the one pass over the bytes validates everything.
     const { records } = await decodeRecordBatch(frame.batch);
     if (records.length !== header.recordCount || records.some((r, j) => r.offset !== header.baseOffset + j)) {
       throw new SluiceError('INVALID_RECORD', `Batch in frame ${i} has records whose offset deltas are not 0..${header.recordCount - 1}`);
