@@ -1,13 +1,20 @@
 /** `sluice topics create|list|describe|alter|delete`: tables for people, `--json` for scripts. */
 import type { Command } from 'commander';
 import type { TopicDescription } from '../lib/client/index.ts';
-import { clientFor, keyValues, positiveInteger, writeOut } from './context.ts';
+import { clientFor, keyValues, nonNegativeInteger, positiveInteger, writeOut } from './context.ts';
 import { table } from './format.ts';
 
 function describeText(topic: TopicDescription): string {
   const configs = Object.entries(topic.configs).map(([k, v]) => `  ${k}=${v}`).join('\n');
-  const partitions = table([['PARTITION', 'LOG-START', 'HIGH-WATERMARK', 'BYTES', 'SEGMENTS'], ...topic.partitions.map((p) => [p.partition, p.logStartOffset, p.highWatermark, p.bytes, p.segments])]);
+  const partitions = table([
+    ['PARTITION', 'LOG-START', 'HIGH-WATERMARK', 'BYTES', 'SEGMENTS', 'LAST-COMPACTED'],
+    ...topic.partitions.map((p) => [p.partition, p.logStartOffset, p.highWatermark, p.bytes, p.segments, p.lastCompactedAt === null ? '-' : new Date(p.lastCompactedAt).toISOString()]),
+  ]);
   return `Topic: ${topic.name}  Id: ${topic.topicId}  Partitions: ${topic.partitions.length}\nConfigs:\n${configs}\n\n${partitions}`;
+}
+
+function offsetOrMinusOne(value: string): number {
+  return value === '-1' ? -1 : nonNegativeInteger(value);
 }
 
 async function print(json: boolean | undefined, value: unknown, human: () => string): Promise<void> {
@@ -39,11 +46,22 @@ export function topicsCommand(program: Command): void {
 
   topics
     .command('describe <topic>')
-    .description('configs, and per partition: log start, high watermark, bytes and segments')
+    .description('configs, and per partition: log start, high watermark, bytes, segments and last compaction')
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
       const topic = await clientFor(command).admin().describeTopic(name);
       await print(options.json, topic, () => describeText(topic));
+    });
+
+  topics
+    .command('delete-records <topic>')
+    .description("Kafka's DeleteRecords: raise a partition's log start offset (compaction reclaims the space)")
+    .requiredOption('-p, --partition <n>', 'partition', nonNegativeInteger)
+    .requiredOption('-o, --offset <n>', 'new log start offset; -1 for the high watermark', offsetOrMinusOne)
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { partition: number; offset: number; json?: boolean }, command: Command) => {
+      const [result] = await clientFor(command).admin().deleteTopicRecords({ topic: name, partitions: [{ partition: options.partition, offset: options.offset }] });
+      await print(options.json, result, () => `Partition ${options.partition} of ${name} now starts at offset ${result?.lowWatermark}.\n`);
     });
 
   topics

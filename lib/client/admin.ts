@@ -76,6 +76,23 @@ export class Admin {
     await this.transport.json<void>({ method: 'DELETE', path: pathOf('v1', 'topics', topic) }, this.retry);
   }
 
+  /**
+   * Kafka's DeleteRecords, as kafkajs's deleteTopicRecords: raises each partition's log start
+   * offset (-1: to the high watermark); the compact function reclaims the space. Returns the
+   * new low watermarks.
+   */
+  async deleteTopicRecords(options: { topic: string; partitions: Array<{ partition: number; offset: number }> }): Promise<Array<{ partition: number; lowWatermark: number }>> {
+    return Promise.all(
+      options.partitions.map(async ({ partition, offset }) => {
+        const { lowWatermark } = await this.transport.json<{ lowWatermark: number }>(
+          { method: 'POST', path: pathOf('v1', 'topics', options.topic, 'partitions', String(partition), 'delete-records'), headers: { 'content-type': 'application/json' }, body: JSON.stringify({ offset }) },
+          this.retry,
+        );
+        return { partition, lowWatermark };
+      }),
+    );
+  }
+
   /** Kafka's ListOffsets for one partition: by timestamp (ms), or `earliest` / `latest`. */
   async listOffsets(topic: string, partition: number, spec: OffsetSpec): Promise<OffsetLookup> {
     checkSpec(spec);

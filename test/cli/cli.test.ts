@@ -144,8 +144,21 @@ describe('sluice CLI', () => {
       expect((await sluice(['topics', 'list'])).stdout).toMatch(/^TOPIC\s+PARTITIONS\n(.*\n)*admin-t\s+2\n/);
       const altered = JSON.parse((await sluice(['topics', 'alter', 'admin-t', '--partitions', '3', '--json'])).stdout) as { partitions: unknown[] };
       expect(altered.partitions).toHaveLength(3);
-      expect((await sluice(['topics', 'describe', 'admin-t'])).stdout).toContain('PARTITION  LOG-START  HIGH-WATERMARK  BYTES  SEGMENTS');
+      expect((await sluice(['topics', 'describe', 'admin-t'])).stdout).toContain('PARTITION  LOG-START  HIGH-WATERMARK  BYTES  SEGMENTS  LAST-COMPACTED');
       expect(await sluice(['topics', 'delete', 'admin-t'])).toMatchObject({ code: 0, stdout: 'Deleted topic admin-t.\n' });
+    });
+  });
+
+  describe('topics delete-records', () => {
+    it("raises a partition's log start offset, and describe shows it", async () => {
+      await sluice(['topics', 'create', 'trim-t', '-p', '1']);
+      await api(stack.url, 'POST', '/v1/topics/trim-t/records', { records: ['a', 'b', 'c'].map((value) => ({ value })) });
+      const run = await sluice(['topics', 'delete-records', 'trim-t', '--partition', '0', '--offset', '2']);
+      expect(run).toMatchObject({ code: 0, stdout: 'Partition 0 of trim-t now starts at offset 2.\n' });
+      const described = JSON.parse((await sluice(['topics', 'describe', 'trim-t', '--json'])).stdout) as { partitions: Array<{ logStartOffset: number }> };
+      expect(described.partitions[0]?.logStartOffset).toBe(2);
+      const all = await sluice(['topics', 'delete-records', 'trim-t', '-p', '0', '-o', '-1', '--json']);
+      expect(JSON.parse(all.stdout)).toEqual({ partition: 0, lowWatermark: 3 });
     });
   });
 
