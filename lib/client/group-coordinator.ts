@@ -25,7 +25,7 @@ import { GROUPS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
 import { backoffDelayMs } from '../retry.ts';
 import { isRetriable } from './http-errors.ts';
-import { pathOf, type Transport } from './http.ts';
+import type { Transport } from './http.ts';
 import type { ResolvedRetryOptions } from './options.ts';
 import { groupByTopic, keysOf, parseTpKey, sendHeartbeat, tpKey, type HeartbeatAnswer, type HeartbeatBody, type TpKey } from './group-requests.ts';
 import type { GroupAssignor, TopicPartition } from './types.ts';

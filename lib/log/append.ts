@@ -1,13 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { LIMITS } from '../config/defaults.ts';
 import { stampLogAppendTime, type BatchHeader } from '../codec/record-batch.ts';
 import type { Storage } from '../storage/clients.ts';
-import { partitionPrefix, type TopicItem } from '../storage/schema.ts';
+import type { TopicItem } from '../storage/schema.ts';
 import { commitSegments, type CommittedSegment, type ProducerIdentity, type SegmentDraft } from './sequencer.ts';
 import { SluiceError } from '../errors.ts';
 import { crossesThreshold, requestCompaction } from '../retention/trigger.ts';
-import { expiryDaysFor, expiryTagging } from '../retention/lifecycle.ts';
+import { putSegmentObject } from '../storage/segment-objects.ts';
 
 /** Verified RecordBatch v2 bytes bound for one partition, in the order they were sent. */
 export interface PartitionBatches {
@@ -60,17 +58,13 @@ function producerOf(part: PartitionBatches): { producer?: ProducerIdentity } {
  */
 export async function appendBatches(storage: Storage, topic: TopicItem, parts: readonly PartitionBatches[], hooks: AppendHooks = {}): Promise<AppendedPartition[]> {
   const logAppendTimeMs = topic.configs['message.timestamp.type'] === 'LogAppendTime' ? Date.now() : undefined;
-  const expireDays = expiryDaysFor(topic.configs);
   // Checked for every partition before anything is written.
   const identities = parts.map(producerOf);
   const drafts: SegmentDraft[] = await Promise.all(
     parts.map(async (part, index) => {
       if (logAppendTimeMs !== undefined) for (const b of part.batches) stampLogAppendTime(b.bytes, 0, logAppendTimeMs);
       const body = part.batches.length === 1 ? (part.batches[0] as { bytes: Buffer }).bytes : Buffer.concat(part.batches.map((b) => b.bytes));
-      const objectKey = `${partitionPrefix(topic.name, part.partition, topic.topicId)}${Date.now().toString().padStart(15, '0')}-${randomUUID()}.kafka`;
-      await storage.s3.send(
-        new PutObjectCommand({ Bucket: storage.env.bucketName, Key: objectKey, Body: body, ContentType: 'application/vnd.kafka.record-batch', Tagging: expiryTagging(expireDays) }),
-      );
+      const { objectKey, expireDays } = await putSegmentObject(storage, topic, part.partition, 'produced', body);
       return {
         partition: part.partition,
         objectKey,

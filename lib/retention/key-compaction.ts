@@ -10,15 +10,13 @@
  * batch whose records are all removed stays as an empty batch so the offsets it spans
  * remain accounted for in the index (fetch derives offsets from batch lengths).
  */
-import { randomUUID } from 'node:crypto';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { putSegmentObject } from '../storage/segment-objects.ts';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { decodeRecordBatch, encodeRetainedBatch, readBatchHeader, setBaseOffset, type DecodedRecord, type BatchHeader } from '../codec/record-batch.ts';
 import type { Storage } from '../storage/clients.ts';
-import { partitionPrefix, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
+import type { IndexEntryItem, TopicItem } from '../storage/schema.ts';
 import { adjustHead } from './steps.ts';
 import { readObjectRange } from '../storage/segment-cache.ts';
-import { expiryDaysFor, expiryTagging } from './lifecycle.ts';
 import { pendingDeleteSk } from './partition-items.ts';
 
 interface LoadedBatch {
@@ -68,7 +66,6 @@ export async function compactKeys(storage: Storage, topic: TopicItem, partition:
   if (cleanable.length === 0) return 0;
   const loaded = await Promise.all(cleanable.map((e) => loadEntry(storage, e)));
   const keep = survivors(loaded, topic.configs['delete.retention.ms'], nowMs);
-  const expireDays = expiryDaysFor(topic.configs);
   let rewritten = 0;
   for (const [i, entry] of cleanable.entries()) {
     const batches = loaded[i] as LoadedBatch[];
@@ -77,8 +74,7 @@ export async function compactKeys(storage: Storage, topic: TopicItem, partition:
     // Stored batches carry base offset 0; fetch fills in the real one.
     for (const part of parts) setBaseOffset(part, 0, 0);
     const body = Buffer.concat(parts);
-    const objectKey = `${partitionPrefix(topic.name, partition, topic.topicId)}${nowMs.toString().padStart(15, '0')}-compacted-${randomUUID()}.kafka`;
-    await storage.s3.send(new PutObjectCommand({ Bucket: storage.env.bucketName, Key: objectKey, Body: body, ContentType: 'application/vnd.kafka.record-batch', Tagging: expiryTagging(expireDays) }));
+    const { objectKey, expireDays } = await putSegmentObject(storage, topic, partition, 'compacted', body, nowMs);
     const cleaned: IndexEntryItem = {
       ...entry,
       objectKey,

@@ -6,14 +6,14 @@
  *   retention:  index entries out + log start up (one transaction) → objects out after grace
  *   merge:      new object in → index swap (one transaction) → old objects out after grace
  */
-import { randomUUID } from 'node:crypto';
-import { DeleteObjectCommand, PutObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
+import { putSegmentObject } from '../storage/segment-objects.ts';
 import { DeleteCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Storage } from '../storage/clients.ts';
-import { HEAD_SK, partitionPrefix, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
+import { HEAD_SK, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
 import { readObjectRange } from '../storage/segment-cache.ts';
 import { pendingDeleteSk, type PendingDeleteItem } from './partition-items.ts';
-import { EXPIRY_TAG, expiryDaysFor, expiryTagging, needsRetag } from './lifecycle.ts';
+import { EXPIRY_TAG, expiryDaysFor, needsRetag } from './lifecycle.ts';
 
 /** Crash-injection seams for tests. */
 export interface CompactionHooks {
@@ -100,9 +100,7 @@ export async function mergeRun(storage: Storage, topic: TopicItem, partition: nu
   const body = Buffer.concat(parts);
   const first = run[0] as IndexEntryItem;
   const last = run[run.length - 1] as IndexEntryItem;
-  const objectKey = `${partitionPrefix(topic.name, partition, topic.topicId)}${nowMs.toString().padStart(15, '0')}-merged-${randomUUID()}.kafka`;
-  const expireDays = expiryDaysFor(topic.configs);
-  await storage.s3.send(new PutObjectCommand({ Bucket: storage.env.bucketName, Key: objectKey, Body: body, ContentType: 'application/vnd.kafka.record-batch', Tagging: expiryTagging(expireDays) }));
+  const { objectKey, expireDays } = await putSegmentObject(storage, topic, partition, 'merged', body, nowMs);
   await hooks.afterMergedObject?.();
   const merged: IndexEntryItem = {
     pk,
