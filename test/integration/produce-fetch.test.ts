@@ -185,3 +185,28 @@ describe('produce and fetch (binary RecordBatch framing)', () => {
     expect((await api(stack.url, 'GET', '/v1/topics/crc')).body.partitions[0].highWatermark).toBe(0);
   });
 });
+
+describe("Lambda's 6 MB response limit", () => {
+  it('keeps every fetch response under 6 MB as Lambda returns it, whatever the parameters', async () => {
+    await api(stack.url, 'POST', '/v1/topics', { name: 'bulky', partitions: 1, configs: { 'max.message.bytes': 4 * 1024 * 1024 } });
+    const big = Buffer.alloc(1024 * 1024 - 200, 'x');
+    for (let i = 0; i < 5; i++) {
+      const batch = await encodeRecordBatch([{ key: Buffer.from(`k${i}`), value: big, headers: [], timestamp: 1 }]);
+      const res = await fetch(`${stack.url}/v1/topics/bulky/records`, { method: 'POST', headers: { 'content-type': BATCHES_MEDIA_TYPE }, body: encodeFrames([{ partition: 0, batch }]) });
+      expect(res.status).toBe(200);
+    }
+    const LAMBDA_LIMIT = 6 * 1024 * 1024;
+    const binary = await fetch(`${stack.url}/v1/topics/bulky/partitions/0/records?offset=0&maxBytes=4194304`, { headers: { accept: BATCHES_MEDIA_TYPE } });
+    const raw = Buffer.from(await binary.arrayBuffer());
+    // API Gateway carries binary bodies base64-encoded in the Lambda response.
+    expect(Math.ceil(raw.length / 3) * 4).toBeLessThan(LAMBDA_LIMIT);
+    expect(decodeFrames(raw).length).toBeGreaterThanOrEqual(3);
+    for (const encoding of ['string', 'base64']) {
+      const res = await fetch(`${stack.url}/v1/topics/bulky/partitions/0/records?offset=0&maxBytes=4194304&maxRecords=10000&encoding=${encoding}`);
+      const text = await res.text();
+      expect(res.status).toBe(200);
+      expect(Buffer.byteLength(text), encoding).toBeLessThan(LAMBDA_LIMIT);
+      expect((JSON.parse(text) as { records: unknown[] }).records.length).toBeGreaterThanOrEqual(1);
+    }
+  });
+});
