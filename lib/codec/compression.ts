@@ -25,6 +25,7 @@ import snappyUntyped from 'snappyjs';
 import { SluiceError } from '../errors.ts';
 import { asBuffer, corrupt, MAX_DECOMPRESSED_BYTES } from './decompression-limits.ts';
 import { compressLz4Frame, decompressLz4Frame } from './lz4-frame.ts';
+import { uncompressSnappyBlock } from './snappy-block.ts';
 
 /** A RecordBatch compression codec. */
 export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
@@ -33,7 +34,6 @@ export { MAX_DECOMPRESSED_BYTES };
 
 interface SnappyJs {
   compress(input: Uint8Array): Uint8Array;
-  uncompress(input: Uint8Array, maxLength?: number): Uint8Array;
 }
 const snappy = snappyUntyped as SnappyJs;
 
@@ -129,7 +129,7 @@ function compressXerialSnappy(data: Uint8Array): Buffer {
 function decompressSnappy(input: Uint8Array): Buffer {
   const data = asBuffer(input);
   const isXerial = data.length >= XERIAL_MAGIC.length && XERIAL_MAGIC.equals(data.subarray(0, XERIAL_MAGIC.length));
-  if (!isXerial) return asBuffer(snappy.uncompress(data, MAX_DECOMPRESSED_BYTES));
+  if (!isXerial) return asBuffer(uncompressSnappyBlock(data, MAX_DECOMPRESSED_BYTES));
   if (data.length < XERIAL_HEADER_BYTES) throw corrupt('snappy: truncated xerial header');
   const parts: Uint8Array[] = [];
   let total = 0;
@@ -139,7 +139,7 @@ function decompressSnappy(input: Uint8Array): Buffer {
     const length = data.readInt32BE(pos);
     pos += 4;
     if (length < 0 || length > data.length - pos) throw corrupt(`snappy: xerial block of ${length} bytes overruns the input`);
-    const part = snappy.uncompress(data.subarray(pos, pos + length), MAX_DECOMPRESSED_BYTES - total);
+    const part = uncompressSnappyBlock(data.subarray(pos, pos + length), MAX_DECOMPRESSED_BYTES - total);
     parts.push(part);
     total += part.length;
     pos += length;
