@@ -224,7 +224,9 @@ export class GroupCoordinator {
 
   private armSessionTimer(): void {
     clearTimeout(this.sessionTimer);
-    const marginMs = Math.min(this.intervalMs, this.sessionTimeoutMs / 10);
+    // Stop early enough that a busy event loop (timers firing late) still stops before the
+    // server can hand the partitions to someone else.
+    const marginMs = Math.min(2 * this.intervalMs, this.sessionTimeoutMs / 5);
     const membership = this.membership;
     const delayMs = this.lastAnsweredSendMs + this.sessionTimeoutMs - marginMs - performance.now();
     this.sessionTimer = setTimeout(() => {

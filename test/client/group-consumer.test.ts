@@ -86,6 +86,8 @@ describe('Class: GroupConsumer', () => {
 
     // Assess
     const cutAtMs = victim.cutAtMs as number;
+    // The victim's own view: its session ran out, its handlers stopped (the callback may follow a revocation still retrying).
+    await until(() => victim.events.some((e) => e.kind === 'lost'), 'the victim to report its partitions lost', 15_000);
     const lost = victim.events.find((e) => e.kind === 'lost');
     expect(lost?.partitions.sort()).toEqual(lostPartitions);
     const takenOver = timeline.filter((o) => o.member !== victim.name && lostPartitions.includes(o.partition));
