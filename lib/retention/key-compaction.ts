@@ -17,7 +17,7 @@ import type { Storage } from '../storage/clients.ts';
 import type { IndexEntryItem, TopicItem } from '../storage/schema.ts';
 import { adjustHead } from './steps.ts';
 import { readObjectRange } from '../storage/segment-cache.ts';
-import { pendingDeleteSk } from './partition-items.ts';
+import { pendingDelete } from './partition-items.ts';
 
 interface LoadedBatch {
   bytes: Buffer;
@@ -89,7 +89,7 @@ export async function compactKeys(storage: Storage, topic: TopicItem, partition:
         new TransactWriteCommand({
           TransactItems: [
             { Put: { TableName: storage.env.tableName, Item: cleaned, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } } },
-            { Put: { TableName: storage.env.tableName, Item: { pk: entry.pk, sk: pendingDeleteSk(entry.objectKey), objectKey: entry.objectKey, deleteAfterMs } } },
+            { Put: { TableName: storage.env.tableName, Item: pendingDelete(entry, deleteAfterMs) } },
             adjustHead(storage.env.tableName, entry.pk, { bytes: body.length - entry.byteLength }),
           ],
         }),

@@ -18,6 +18,11 @@ export function pendingDeleteSk(objectKey: string): string {
   return `${PENDING_DELETE_PREFIX}${objectKey}`;
 }
 
+/** The queue item that deletes `entry`'s object once `deleteAfterMs` passes. */
+export function pendingDelete(entry: IndexEntryItem, deleteAfterMs: number): PendingDeleteItem {
+  return { pk: entry.pk, sk: pendingDeleteSk(entry.objectKey), objectKey: entry.objectKey, deleteAfterMs };
+}
+
 /** Items of partition `pk` whose sort key begins with `prefix`, in order, up to `limit`. */
 export async function queryPrefix<T>(storage: Storage, pk: string, prefix: string, limit = Number.POSITIVE_INFINITY): Promise<T[]> {
   const items: T[] = [];

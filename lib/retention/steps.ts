@@ -12,7 +12,7 @@ import { DeleteCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib
 import type { Storage } from '../storage/clients.ts';
 import { HEAD_SK, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
 import { readObjectRange } from '../storage/segment-cache.ts';
-import { pendingDeleteSk, type PendingDeleteItem } from './partition-items.ts';
+import { pendingDelete, type PendingDeleteItem } from './partition-items.ts';
 import { EXPIRY_TAG, expiryDaysFor, needsRetag } from './lifecycle.ts';
 
 /** Crash-injection seams for tests. */
@@ -60,10 +60,6 @@ export function adjustHead(tableName: string, pk: string, change: { bytes?: numb
 /** Entries removed per transaction: a head update plus a delete and a pending-delete per entry. */
 const ENTRIES_PER_TRANSACTION = 49;
 
-function pendingDelete(pk: string, entry: IndexEntryItem, deleteAfterMs: number): PendingDeleteItem {
-  return { pk, sk: pendingDeleteSk(entry.objectKey), objectKey: entry.objectKey, deleteAfterMs };
-}
-
 /**
  * Removes the oldest entries and raises the log start offset, conditional on each entry
  * still pointing at its object and on the log start not having moved past `logStartOffset`.
@@ -82,7 +78,7 @@ export async function removeOldest(storage: Storage, pk: string, remove: readonl
           ...chunk.map((entry) => ({
             Delete: { TableName: storage.env.tableName, Key: { pk, sk: entry.sk }, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } },
           })),
-          ...chunk.map((entry) => ({ Put: { TableName: storage.env.tableName, Item: pendingDelete(pk, entry, deleteAfterMs) } })),
+          ...chunk.map((entry) => ({ Put: { TableName: storage.env.tableName, Item: pendingDelete(entry, deleteAfterMs) } })),
         ],
       }),
     );
@@ -125,7 +121,7 @@ export async function mergeRun(storage: Storage, topic: TopicItem, partition: nu
             Delete: { TableName: storage.env.tableName, Key: { pk, sk: entry.sk }, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } },
           })),
           { Put: { TableName: storage.env.tableName, Item: merged, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': last.objectKey } } },
-          ...run.map((entry) => ({ Put: { TableName: storage.env.tableName, Item: pendingDelete(pk, entry, deleteAfterMs) } })),
+          ...run.map((entry) => ({ Put: { TableName: storage.env.tableName, Item: pendingDelete(entry, deleteAfterMs) } })),
         ],
       }),
     );
