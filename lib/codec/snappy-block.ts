@@ -50,9 +50,13 @@ export function uncompressSnappyBlock(src: Uint8Array, maxLength: number): Uint8
         s += bytes;
       }
       if (s + len > src.length || d + len > length) throw corrupt('snappy: literal overruns the block');
-      out.set(src.subarray(s, s + len), d);
-      s += len;
-      d += len;
+      if (len > 16) {
+        out.set(src.subarray(s, s + len), d);
+        s += len;
+        d += len;
+      } else {
+        for (let i = 0; i < len; i++) out[d++] = src[s++] as number;
+      }
       continue;
     }
     let len: number;
@@ -75,8 +79,14 @@ export function uncompressSnappyBlock(src: Uint8Array, maxLength: number): Uint8
     }
     if (offset === 0 || offset > d) throw corrupt(`snappy: copy offset ${offset} outside the ${d} bytes written`);
     if (d + len > length) throw corrupt('snappy: copy overruns the block');
-    // Overlapping copies (offset < len) repeat the last `offset` bytes, so copy forwards.
-    for (let i = 0; i < len; i++, d++) out[d] = out[d - offset] as number;
+    if (offset >= len && len > 8) {
+      out.copyWithin(d, d - offset, d - offset + len);
+      d += len;
+    } else {
+      // Short copies are cheaper by hand; overlapping ones (offset < len) repeat the last
+      // `offset` bytes, so they must go forwards byte by byte.
+      for (let i = 0; i < len; i++, d++) out[d] = out[d - offset] as number;
+    }
   }
   if (d !== length) throw corrupt(`snappy: block declares ${length} bytes but holds ${d}`);
   return out;
