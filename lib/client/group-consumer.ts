@@ -19,6 +19,7 @@ import { GroupCoordinator, type MembershipListener } from './group-coordinator.t
 import { GroupOffsets } from './group-offsets.ts';
 import { fetchCommitted, tpKey, type TpKey } from './group-requests.ts';
 import type { Transport } from './http.ts';
+import { checkOptionKeys, GROUP_RUN_KEYS, RUN_HINTS, SEEK_KEYS, SUBSCRIBE_KEYS } from './option-keys.ts';
 import type { ResolvedGroupConsumerOptions } from './options.ts';
 import type { TopicPartition } from './types.ts';
 
@@ -45,6 +46,8 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
 
 export class GroupConsumer {
   private topics: string[] = [];
+  /** Subscribed with fromBeginning: a partition without a committed offset starts at the log start, whatever autoOffsetReset says (as kafkajs). */
+  private readonly fromBeginning = new Set<string>();
   private readonly engine: Consumer;
   private coordinator: GroupCoordinator | undefined;
   private config: GroupRunConfig = {};
@@ -84,15 +87,18 @@ export class GroupConsumer {
   }
 
   /** Adds topics to the subscription (`{ topic }` or `{ topics }`); call before `run`. */
-  subscribe(subscription: { topic?: string; topics?: readonly string[] }): void {
+  subscribe(subscription: { topic?: string; topics?: readonly string[]; fromBeginning?: boolean }): void {
+    checkOptionKeys('consumer.subscribe()', subscription, SUBSCRIBE_KEYS);
     if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'subscribe() must be called before run() (or after stop())');
     const topics = [...(subscription.topics ?? []), ...(subscription.topic === undefined ? [] : [subscription.topic])];
     if (topics.length === 0 || topics.some((t) => typeof t !== 'string' || t === '')) throw new SluiceError('INVALID_REQUEST', `subscribe() takes { topic } or { topics } of topic names, got ${JSON.stringify(subscription)}`);
     this.topics = [...new Set([...this.topics, ...topics])];
+    for (const t of topics) if (subscription.fromBeginning === true) this.fromBeginning.add(t);
   }
 
   /** Joins the group and starts consuming what it assigns; resolves once joined. `done()` tells when it stops. */
   async run(config: GroupRunConfig): Promise<void> {
+    checkOptionKeys('consumer.run()', config, GROUP_RUN_KEYS, RUN_HINTS);
     if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'The consumer is already running');
     if (this.topics.length === 0) throw new SluiceError('INVALID_REQUEST', 'Nothing subscribed: call subscribe({ topics }) before run()');
     const { onPartitionsAssigned: _a, onPartitionsRevoked: _r, onPartitionsLost: _l, ...handlers } = config;
@@ -135,6 +141,7 @@ export class GroupConsumer {
 
   /** Moves an owned partition's position (see Consumer.seek); inside onPartitionsAssigned it sets where the partition starts. */
   seek(target: { topic: string; partition: number; offset: number | string | 'earliest' | 'latest' }): void {
+    checkOptionKeys('consumer.seek()', target, SEEK_KEYS);
     const k = tpKey(target.topic, target.partition);
     if (!this.assigning.has(k)) return this.engine.seek(target);
     const { offset } = target;
@@ -173,6 +180,11 @@ export class GroupConsumer {
   async stop(): Promise<void> {
     await this.shutdown();
     this.finished.resolve();
+  }
+
+  /** Checks that the API answers (GET /v1/health); rejects naming the cause if not. run() needs no connect() first. */
+  async connect(): Promise<void> {
+    await this.engine.connect();
   }
 
   async disconnect(): Promise<void> {
@@ -249,6 +261,7 @@ export class GroupConsumer {
     if (typeof sought === 'number') return { topic, partition, position: sought, start: 'earliest' };
     if (sought !== undefined) return { topic, partition, position: undefined, start: sought };
     if (committed !== undefined) return { topic, partition, position: committed, start: reset === 'none' ? 'earliest' : reset };
+    if (this.fromBeginning.has(topic)) return { topic, partition, position: undefined, start: 'earliest' };
     if (reset === 'none') throw new SluiceError('OFFSET_OUT_OF_RANGE', `Group ${this.options.groupId} has no committed offset for ${topic}/${partition} and autoOffsetReset is 'none'`);
     return { topic, partition, position: undefined, start: reset };
   }
