@@ -97,6 +97,7 @@ export class Consumer {
   private readonly seeks = new Map<string, number | 'earliest' | 'latest'>();
   private readonly pausedPartitions = new PausedPartitions();
   private readonly crashListeners: Array<(event: { error: unknown }) => void> = [];
+  private readonly fetchListeners: Array<(event: { topic: string; partition: number; offset: number }) => void> = [];
   private running = false;
   private readonly loops = new Map<string, Promise<void>>();
   private finished = deferred();
@@ -162,8 +163,12 @@ export class Consumer {
   }
 
   /** Called if the consumer stops on an error (a handler's, or a non-retriable fetch error). */
-  on(event: 'crash', listener: (event: { error: unknown }) => void): void {
-    if (event === 'crash') this.crashListeners.push(listener);
+  on(event: 'crash', listener: (event: { error: unknown }) => void): void;
+  /** Called as each fetch request starts. */
+  on(event: 'fetch', listener: (event: { topic: string; partition: number; offset: number }) => void): void;
+  on(event: 'crash' | 'fetch', listener: ((event: { error: unknown }) => void) | ((event: { topic: string; partition: number; offset: number }) => void)): void {
+    if (event === 'crash') this.crashListeners.push(listener as (event: { error: unknown }) => void);
+    else this.fetchListeners.push(listener as (event: { topic: string; partition: number; offset: number }) => void);
   }
 
   /**
@@ -297,6 +302,7 @@ export class Consumer {
 
   private fetch(cursor: Cursor, offset: number): Promise<ConsumedBatch> {
     const { maxBytesPerPartition: maxBytes, maxWaitMs: waitMs } = this.options;
+    for (const listener of this.fetchListeners) listener({ topic: cursor.topic, partition: cursor.partition, offset });
     return fetchPartition(this.transport, this.options, { topic: cursor.topic, partition: cursor.partition, offset, maxBytes, waitMs, signal: cursor.controller.signal });
   }
 

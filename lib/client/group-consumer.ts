@@ -21,7 +21,7 @@ import { fetchCommitted, tpKey, type TpKey } from './group-requests.ts';
 import type { Transport } from './http.ts';
 import { checkOptionKeys, GROUP_RUN_KEYS, RUN_HINTS, SEEK_KEYS, SUBSCRIBE_KEYS } from './option-keys.ts';
 import type { ResolvedGroupConsumerOptions } from './options.ts';
-import type { TopicPartition } from './types.ts';
+import type { TopicPartition, TopicPartitionOffset } from './types.ts';
 
 type Callback = (partitions: TopicPartition[]) => Promise<void> | void;
 
@@ -102,7 +102,15 @@ export class GroupConsumer {
     if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'The consumer is already running');
     if (this.topics.length === 0) throw new SluiceError('INVALID_REQUEST', 'Nothing subscribed: call subscribe({ topics }) before run()');
     const { onPartitionsAssigned: _a, onPartitionsRevoked: _r, onPartitionsLost: _l, ...handlers } = config;
-    this.engine.startManaged(handlers, (topic, partition, nextOffset) => this.offsets.progressed(topic, partition, nextOffset));
+    let sinceCommit = 0;
+    this.engine.startManaged(handlers, (topic, partition, nextOffset) => {
+      this.offsets.progressed(topic, partition, nextOffset);
+      // autoCommitThreshold: also commit once this many progress steps (records, or batches) piled up.
+      if (this.options.autoCommit && this.options.autoCommitThreshold !== undefined && ++sinceCommit >= this.options.autoCommitThreshold) {
+        sinceCommit = 0;
+        void this.autoCommit();
+      }
+    });
     this.config = config;
     this.offsets.clear();
     this.finished = deferred();
@@ -167,8 +175,27 @@ export class GroupConsumer {
   }
 
   /** Called if the consumer stops on an error; it has committed what was processed and left the group by then. */
-  on(event: 'crash', listener: (event: { error: unknown }) => void): void {
-    if (event === 'crash') this.crashListeners.push(listener);
+  on(event: 'crash', listener: (event: { error: unknown }) => void): void;
+  /** Called after each accepted commit, auto or by hand, with the offsets committed. */
+  on(event: 'commit', listener: (offsets: readonly TopicPartitionOffset[]) => void): void;
+  /** Called as each fetch request starts. */
+  on(event: 'fetch', listener: (event: { topic: string; partition: number; offset: number }) => void): void;
+  on(event: 'crash' | 'commit' | 'fetch', listener: ((event: { error: unknown }) => void) | ((offsets: readonly TopicPartitionOffset[]) => void) | ((event: { topic: string; partition: number; offset: number }) => void)): void {
+    if (event === 'crash') this.crashListeners.push(listener as (event: { error: unknown }) => void);
+    else if (event === 'commit') this.offsets.committedListeners.push(listener as (offsets: readonly TopicPartitionOffset[]) => void);
+    else this.engine.on('fetch', listener as (event: { topic: string; partition: number; offset: number }) => void);
+  }
+
+  /** Processed offsets not committed yet (each the next offset to consume), as kafkajs's uncommittedOffsets. */
+  uncommittedOffsets(): TopicPartitionOffset[] {
+    return this.offsets.uncommitted();
+  }
+
+  /** Commits now what the handlers processed in the partitions this member owns (what autoCommit commits on its interval). */
+  async commitProcessed(): Promise<void> {
+    const coordinator = this.coordinator;
+    if (coordinator === undefined) return;
+    await this.offsets.commitProcessed(this.offsets.partitions().filter((p) => coordinator.owns(p.topic, p.partition)), 'owned');
   }
 
   /** Settles when the run stops: resolves after `stop()`, rejects with the error of a crash. */

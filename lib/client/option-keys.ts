@@ -77,6 +77,7 @@ export const GROUP_CONSUMER_KEYS = {
   assignor: true,
   autoCommit: true,
   autoCommitIntervalMs: true,
+  autoCommitThreshold: true,
 } as const satisfies OptionKeys<GroupConsumerOptions>;
 
 export const CONSUMER_HINTS: KeyHints = {
@@ -104,7 +105,7 @@ export const GROUP_RUN_KEYS = { ...RUN_KEYS, onPartitionsAssigned: true, onParti
 export const RUN_HINTS: KeyHints = {
   autoCommit: 'an option of sluice.consumer({ groupId, autoCommit })',
   autoCommitInterval: 'an option of sluice.consumer({ groupId, autoCommitIntervalMs })',
-  autoCommitThreshold: 'not supported: commits go by interval (autoCommitIntervalMs) or by commitOffsets()',
+  autoCommitThreshold: 'an option of sluice.consumer({ groupId, autoCommitThreshold })',
   eachBatchAutoResolve: 'a batch handled to the end counts as processed; call resolveOffset() to mark part of one',
   partitionsConsumedConcurrently: 'an option of sluice.consumer({ partitionsConsumedConcurrently })',
 };

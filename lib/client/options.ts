@@ -146,6 +146,8 @@ export interface GroupConsumerOptions extends ConsumerOptions {
   autoCommit?: boolean;
   /** @default 5000 - Kafka's auto.commit.interval.ms */
   autoCommitIntervalMs?: number;
+  /** With autoCommit, also commit once this many records were processed since the last commit (kafkajs's autoCommitThreshold). @default - by interval only */
+  autoCommitThreshold?: number;
 }
 
 export type ResolvedGroupConsumerOptions = ResolvedConsumerOptions &
@@ -156,6 +158,7 @@ export type ResolvedGroupConsumerOptions = ResolvedConsumerOptions &
     assignor: GroupAssignor | undefined;
     autoCommit: boolean;
     autoCommitIntervalMs: number;
+    autoCommitThreshold: number | undefined;
   }>;
 
 export const GROUP_CONSUMER_DEFAULTS = {
@@ -226,7 +229,7 @@ export const DEFAULT_MAX_MESSAGE_BYTES = TOPIC_CONFIG_DEFAULTS['max.message.byte
 
 export function resolveGroupConsumerOptions(options: GroupConsumerOptions, retry: RetryOptions | undefined): ResolvedGroupConsumerOptions {
   checkOptionKeys('sluice.consumer({ groupId })', options, GROUP_CONSUMER_KEYS, CONSUMER_HINTS);
-  const { groupId, sessionTimeoutMs, heartbeatIntervalMs, assignor, autoCommit, autoCommitIntervalMs, ...consumer } = options;
+  const { groupId, sessionTimeoutMs, heartbeatIntervalMs, assignor, autoCommit, autoCommitIntervalMs, autoCommitThreshold, ...consumer } = options;
   if (typeof groupId !== 'string' || !GROUP_ID.test(groupId) || groupId === '.' || groupId === '..') throw invalid('groupId', groupId, "1–249 of ASCII letters, digits, '.', '_' and '-'");
   if (sessionTimeoutMs !== undefined) integerIn('sessionTimeoutMs', sessionTimeoutMs, GROUPS.minSessionTimeoutMs, GROUPS.maxSessionTimeoutMs);
   if (heartbeatIntervalMs !== undefined) {
@@ -238,6 +241,7 @@ export function resolveGroupConsumerOptions(options: GroupConsumerOptions, retry
   if (autoCommit !== undefined && typeof autoCommit !== 'boolean') throw invalid('autoCommit', autoCommit, 'a boolean');
   const interval = autoCommitIntervalMs ?? GROUP_CONSUMER_DEFAULTS.autoCommitIntervalMs;
   integerIn('autoCommitIntervalMs', interval, 1);
+  if (autoCommitThreshold !== undefined) integerIn('autoCommitThreshold', autoCommitThreshold, 1);
   return {
     ...resolveConsumerOptions(consumer, retry),
     groupId,
@@ -246,5 +250,6 @@ export function resolveGroupConsumerOptions(options: GroupConsumerOptions, retry
     assignor,
     autoCommit: autoCommit ?? GROUP_CONSUMER_DEFAULTS.autoCommit,
     autoCommitIntervalMs: interval,
+    autoCommitThreshold,
   };
 }
