@@ -102,11 +102,17 @@ export class GroupConsumer {
     if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'The consumer is already running');
     if (this.topics.length === 0) throw new SluiceError('INVALID_REQUEST', 'Nothing subscribed: call subscribe({ topics }) before run()');
     const { onPartitionsAssigned: _a, onPartitionsRevoked: _r, onPartitionsLost: _l, ...handlers } = config;
+    // autoCommitThreshold: also commit once this many records were processed since the last commit.
     let sinceCommit = 0;
+    const lastProgress = new Map<TpKey, number>();
     this.engine.startManaged(handlers, (topic, partition, nextOffset) => {
       this.offsets.progressed(topic, partition, nextOffset);
-      // autoCommitThreshold: also commit once this many progress steps (records, or batches) piled up.
-      if (this.options.autoCommit && this.options.autoCommitThreshold !== undefined && ++sinceCommit >= this.options.autoCommitThreshold) {
+      const threshold = this.options.autoCommit ? this.options.autoCommitThreshold : undefined;
+      if (threshold === undefined) return;
+      const k = tpKey(topic, partition);
+      sinceCommit += Math.max(0, nextOffset - (lastProgress.get(k) ?? nextOffset));
+      lastProgress.set(k, nextOffset);
+      if (sinceCommit >= threshold) {
         sinceCommit = 0;
         void this.autoCommit();
       }

@@ -113,3 +113,29 @@ describe('subscribe({ fromBeginning })', () => {
     expect(seen.sort()).toEqual(['v0', 'v1', 'v2', 'v3']);
   });
 });
+
+describe('autoCommitThreshold', () => {
+  it('commits once 5 records are processed although the commit interval is a minute away', async () => {
+    // Prepare
+    await createTopic(stack.url, 'threshold', 1);
+    const sluice = new Sluice({ url: stack.url });
+    const producer = sluice.producer();
+    await producer.send({ topic: 'threshold', messages: Array.from({ length: 5 }, (_, i) => ({ value: `v${i}` })) });
+    await producer.disconnect();
+    const consumer = sluice.consumer({ groupId: 'threshold-g', autoOffsetReset: 'earliest', maxWaitMs: 200, sessionTimeoutMs: 6000, heartbeatIntervalMs: 300, autoCommitIntervalMs: 60_000, autoCommitThreshold: 5 });
+    const committed: number[] = [];
+    consumer.on('commit', (offsets) => committed.push(...offsets.map((o) => o.offset)));
+
+    // Act
+    consumer.subscribe({ topic: 'threshold' });
+    await consumer.run({ eachMessage: () => {} });
+    const deadline = Date.now() + 20_000;
+    while (committed.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    const listed = await sluice.admin().fetchOffsets('threshold-g');
+    await consumer.disconnect();
+
+    // Assess
+    expect(committed).toEqual([5]);
+    expect(listed.map((o) => o.offset)).toEqual([5]);
+  });
+});
