@@ -91,12 +91,16 @@ export const SEQUENCER = {
  * into Lambda's 29 s and 1 GB. Kafka has no such limit because a broker is not billed per call.
  */
 export const DECODE_BUDGET = {
-  /** Decompressed bytes, summed over every batch the call decodes: two full-size batches. */
-  maxInflatedBytes: 128 * 1024 * 1024,
+  /**
+   * Decompressed bytes, summed over every batch the call decodes: one full-size batch, a
+   * 15-fold expansion of the largest request. zstd decodes synchronously (wasm), so this
+   * also bounds how long one call can hold the event loop (about 80 ms per 64 MiB).
+   */
+  maxInflatedBytes: 64 * 1024 * 1024,
   /** Records walked (validated or read), summed over the call. */
   maxRecords: 1_000_000,
   /** Wall time spent decoding (decompression included), summed over the call. */
-  maxDecodeMs: 2_000,
+  maxDecodeMs: 3_000,
   /** Synchronous decoding yields to the event loop after this long, so other requests still run. */
   sliceMs: 20,
 } as const;

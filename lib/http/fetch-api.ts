@@ -64,6 +64,11 @@ function renderRecord(r: DecodedRecord, query: FetchQuery): RenderedRecord {
   return { offset: r.offset, timestamp: r.timestamp, key, value, headers };
 }
 
+/** Stored bytes of a record's key, value and headers: no encoding renders them in fewer (but "json" may, by dropping whitespace). */
+function storedBytes(r: DecodedRecord): number {
+  return (r.key?.length ?? 0) + (r.value?.length ?? 0) + r.headers.reduce((n, h) => n + h.key.length + (h.value?.length ?? 0), 0);
+}
+
 /** Issue 9 defect 7's error: one record that no JSON response can carry, and the form that can. */
 function unrenderable(r: DecodedRecord, bytes: number, query: FetchQuery): SluiceError {
   const base64Bytes = (b: Buffer | null) => (b === null ? 4 : Math.ceil(b.length / 3) * 4 + 2);
@@ -72,7 +77,7 @@ function unrenderable(r: DecodedRecord, bytes: number, query: FetchQuery): Sluic
     query.encoding !== 'base64' && asBase64 + ENVELOPE_BYTES <= LIMITS.maxFetchResponseBytes
       ? `fetch it with encoding=base64, or whole with Accept: ${BATCHES_MEDIA_TYPE}`
       : `fetch its batch whole with Accept: ${BATCHES_MEDIA_TYPE}`;
-  return new SluiceError('MESSAGE_TOO_LARGE', `The record at offset ${r.offset} renders as ${bytes} bytes of JSON, over the ${LIMITS.maxFetchResponseBytes}-byte limit on a response; ${alternative}`, {
+  return new SluiceError('MESSAGE_TOO_LARGE', `The record at offset ${r.offset} renders as at least ${bytes} bytes of JSON, over the ${LIMITS.maxFetchResponseBytes}-byte limit on a response; ${alternative}`, {
     details: { offset: r.offset },
   });
 }
@@ -95,6 +100,10 @@ async function renderJson(result: ReadResult, query: FetchQuery): Promise<HttpRe
       const reader = await openRecordBatch(batch.bytes, 0, budget);
       if (batch.baseOffset < query.offset) await reader.skipTo(query.offset);
       for (let r = reader.next(); r !== undefined; r = reader.next()) {
+        // Too big before rendering: refuse without building a string of hundreds of MB.
+        const atLeast = storedBytes(r);
+        if (atLeast + ENVELOPE_BYTES > LIMITS.maxFetchResponseBytes && records.length === 0) throw unrenderable(r, atLeast, query);
+        if (records.length > 0 && full(atLeast)) return done();
         const rendered = renderRecord(r, query);
         const cost = renderedBytes(rendered) + 1;
         if (records.length > 0 && full(cost)) return done();
