@@ -86,8 +86,8 @@ describe('request and error sizes', () => {
   });
 
   it('answers a 2.9 MB body echoed into an error with an error under 2 KB', async () => {
-    const name = 'x'.repeat(2_900_000);
-    const report = await underAttack(stack, postJson(`/v1/topics/edges/records`, JSON.stringify({ records: [{ value: 'v' }], valueEncoding: name })));
+    // Schema validation names an unknown field, so the field's name is echoed.
+    const report = await underAttack(stack, postJson(`/v1/topics/edges/records`, JSON.stringify({ records: [{ value: 'v' }], ['x'.repeat(2_900_000)]: 1 })));
     expectContained(report, 400, ['INVALID_REQUEST'], limits);
     expect(report.answer.bytes).toBeLessThan(2_048);
   });
