@@ -33,9 +33,13 @@ function readBody(req: IncomingMessage, timeoutMs: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let settled = false;
     const finish = (error: Error | undefined) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(timer);
-      req.off('data', onData).off('end', onEnd).off('error', finish);
+      // The error listener stays: a later socket error on an abandoned body must not go unhandled.
+      req.off('data', onData).off('end', onEnd);
       if (error === undefined) return resolve(Buffer.concat(chunks));
       // Stop reading; the reply goes out with `connection: close`.
       req.pause();
