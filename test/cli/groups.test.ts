@@ -39,7 +39,8 @@ async function produce(topic: string, values: string[]): Promise<void> {
 }
 
 const lines = (run: Run) => run.stdout.split('\n').filter((l) => l !== '');
-const committed = async (group: string) => JSON.parse((await sluice(['groups', 'describe', group, '--json'])).stdout).partitions.map((p: { committedOffset: number | null }) => p.committedOffset);
+/** The group's committed offsets by partition, read from the API (a CLI run per check would be slow). */
+const committed = async (group: string) => (await api(stack.url, 'GET', `/v1/groups/${group}`)).body.partitions.map((p: { committedOffset: number | null }) => p.committedOffset);
 
 describe('sluice groups and consume --group', () => {
   it('consumes as a group from its committed offsets, describes lag, and resets offsets while the group is empty', async () => {
