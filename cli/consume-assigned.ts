@@ -97,6 +97,10 @@ export async function consumeAssigned(named: readonly string[], options: Consume
     if (options.maxMessages !== undefined && printed >= options.maxMessages) finished();
   };
 
+  // Ctrl-C ends like the end of the log: the progress bar is taken down and the cursor restored.
+  const stop = () => finished();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   const poll = setInterval(checkEnds, 20);
   try {
     await withReconnect(
@@ -111,6 +115,8 @@ export async function consumeAssigned(named: readonly string[], options: Consume
     );
   } finally {
     clearInterval(poll);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
     progress.stop();
     await consumer.stop();
   }
