@@ -4,9 +4,11 @@
  * URL and the grant methods, computed from the one route table.
  */
 import { Annotations, ArnFormat, Stack } from 'aws-cdk-lib';
+import { Metric, type MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct, type IConstruct } from 'constructs';
 import type { RouteSpec } from '../lib/http/routes.ts';
+import { METRICS_NAMESPACE, type MetricName } from '../lib/observability/metrics.ts';
 import type { AuthorizationMode, RouteFamily } from './authorization.ts';
 import { grantPaths, type GrantOptions } from './route-access.ts';
 
@@ -22,6 +24,27 @@ export interface ISluiceCluster extends IConstruct {
   grantConsume(grantee: IGrantable, options?: GrantOptions): Grant;
   /** Lets `grantee` administer topics and reset consumer groups' offsets. */
   grantAdmin(grantee: IGrantable, options?: GrantOptions): Grant;
+  /** One of the application metrics the cluster's functions publish (namespace `Sluice`), cluster-wide or for `topic`. */
+  metric(name: MetricName, options?: SluiceMetricOptions): Metric;
+  /** Bytes produced (request bodies of accepted produce requests). */
+  metricBytesIn(options?: SluiceMetricOptions): Metric;
+  /** Records appended. */
+  metricRecordsIn(options?: SluiceMetricOptions): Metric;
+  /** Bytes fetched (response bodies). */
+  metricBytesOut(options?: SluiceMetricOptions): Metric;
+  /** Records fetched. */
+  metricRecordsOut(options?: SluiceMetricOptions): Metric;
+  /** Requests answered 429. */
+  metricThrottled(options?: SluiceMetricOptions): Metric;
+}
+
+/** A metric's period and statistic, and the topic it is limited to. */
+export interface SluiceMetricOptions extends MetricOptions {
+  /**
+   * Only this topic's series (the `Topic` dimension).
+   * @default - the cluster-wide series
+   */
+  readonly topic?: string;
 }
 
 /** The grant methods, for a created or an imported cluster. */
@@ -32,6 +55,46 @@ export abstract class SluiceClusterBase extends Construct implements ISluiceClus
   protected abstract readonly stageName: string;
   protected abstract readonly routes: readonly RouteSpec[];
   protected abstract readonly authorizationMode: AuthorizationMode;
+  /** The `service` dimension of the cluster's metrics: its name prefix. */
+  protected abstract readonly metricsService: string | undefined;
+
+  /** One of the application metrics the cluster's functions publish (namespace `Sluice`); Sum over 5 minutes unless `options` say. */
+  metric(name: MetricName, options: SluiceMetricOptions = {}): Metric {
+    if (this.metricsService === undefined) throw new Error(`metric${name} needs the cluster's namePrefix: pass it to SluiceCluster.fromClusterAttributes`);
+    const { topic, ...rest } = options;
+    return new Metric({
+      namespace: METRICS_NAMESPACE,
+      metricName: name,
+      statistic: 'Sum',
+      ...rest,
+      dimensionsMap: { service: this.metricsService, ...(topic === undefined ? {} : { Topic: topic }), ...rest.dimensionsMap },
+    });
+  }
+
+  /** Bytes produced (request bodies of accepted produce requests). */
+  metricBytesIn(options: SluiceMetricOptions = {}): Metric {
+    return this.metric('BytesIn', options);
+  }
+
+  /** Records appended. */
+  metricRecordsIn(options: SluiceMetricOptions = {}): Metric {
+    return this.metric('RecordsIn', options);
+  }
+
+  /** Bytes fetched (response bodies). */
+  metricBytesOut(options: SluiceMetricOptions = {}): Metric {
+    return this.metric('BytesOut', options);
+  }
+
+  /** Records fetched. */
+  metricRecordsOut(options: SluiceMetricOptions = {}): Metric {
+    return this.metric('RecordsOut', options);
+  }
+
+  /** Requests answered 429 (storage throttling, contended appends). */
+  metricThrottled(options: SluiceMetricOptions = {}): Metric {
+    return this.metric('Throttled', options);
+  }
 
   /**
    * Lets `grantee` produce: the produce function's routes (records, producer ids), the

@@ -41,6 +41,8 @@ export interface ClusterFunctionOptions {
   readonly bucket: IBucket;
   readonly table: ITable;
   readonly bundling: BundlingOptions;
+  /** The `service` dimension of the function's metrics and logs: the cluster's name prefix. */
+  readonly serviceName: string;
 }
 
 /** `compact` → `Compact`: how function names appear in construct ids and alarm names. */
@@ -80,6 +82,7 @@ export function createClusterFunction(scope: Construct, options: ClusterFunction
       SLUICE_TABLE: options.table.tableName,
       SLUICE_BUCKET: options.bucket.bucketName,
       NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: options.serviceName,
     },
     bundling: options.bundling,
   });

@@ -36,6 +36,8 @@ export interface ClusterMonitoringProps {
   readonly api: HttpApi;
   readonly table: ITable;
   readonly alarmTopic: ITopic | undefined;
+  /** Requests the functions answered 429 (the application metric `Throttled`). */
+  readonly throttled: IMetric;
 }
 
 const PERIOD = Duration.minutes(5);
@@ -47,6 +49,12 @@ const PERIOD = Duration.minutes(5);
 export const DURATION_ALARM_FRACTION = 0.85;
 /** p99 alarm threshold of admin, produce and groups: a commit or heartbeat takes tens of ms. */
 export const SHORT_FUNCTION_P99_ALARM_MS = 5_000;
+/**
+ * 429 answers per 5 minutes, in each of 3 periods, before the throttling alarm fires: about
+ * one a second, sustained. Single 429s are backpressure clients retry; a steady stream means
+ * a hot partition or a table at its limits.
+ */
+export const THROTTLED_THRESHOLD = 300;
 /** 5xx answers per 5 minutes before the API alarm fires; a single one is often a client race. */
 export const API_5XX_THRESHOLD = 5;
 /**
@@ -111,6 +119,7 @@ export class ClusterMonitoring extends Construct {
       const dropped = new Metric({ namespace: 'AWS/Lambda', metricName: 'AsyncEventsDropped', dimensionsMap: { FunctionName: compact.fn.functionName }, period: PERIOD, statistic: 'Sum' });
       alarm('CompactAsyncEventsDropped', dropped, 1, 'Queued one-partition compaction requests were dropped in each of 15 minutes: compaction is not keeping up with produce', 3);
     }
+    alarm('Throttled', props.throttled, THROTTLED_THRESHOLD, `Requests were answered 429 at ${THROTTLED_THRESHOLD} per 5 minutes for 15 minutes: a hot partition or a table at its limits`, 3);
     alarm('Api5xx', props.api.metricServerError({ period: PERIOD, statistic: 'Sum' }), API_5XX_THRESHOLD, 'The API answered 5xx; see the functions\u2019 logs');
     const throttled = props.table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: PERIOD });
     alarm('TableThrottles', throttled, 1, 'DynamoDB throttled requests to the table (hot partition or account limit)');

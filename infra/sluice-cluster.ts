@@ -46,7 +46,7 @@ import { acknowledgeRules, acknowledgeScheduleRules } from './rule-acknowledgeme
 
 export type { RouteThrottle, SluiceClusterProps } from './cluster-props.ts';
 export { SluiceAuthorization, JWT_SCOPES } from './authorization.ts';
-export type { ISluiceCluster } from './cluster-base.ts';
+export type { ISluiceCluster, SluiceMetricOptions } from './cluster-base.ts';
 export type { GrantOptions } from './route-access.ts';
 
 /** How long a queued one-partition compaction request may wait for the compact function. */
@@ -83,6 +83,11 @@ export interface SluiceClusterAttributes {
    * @default SluiceAuthorization.iam()
    */
   readonly authorization?: SluiceAuthorization;
+  /**
+   * The cluster's name prefix, which its metrics carry as the `service` dimension.
+   * @default - none: the metric methods throw
+   */
+  readonly namePrefix?: string;
 }
 
 class ImportedSluiceCluster extends SluiceClusterBase {
@@ -91,10 +96,12 @@ class ImportedSluiceCluster extends SluiceClusterBase {
   protected readonly stageName = '$default';
   protected readonly routes = ROUTES;
   protected readonly authorizationMode: AuthorizationMode;
+  protected readonly metricsService: string | undefined;
 
   constructor(scope: Construct, id: string, attrs: SluiceClusterAttributes) {
     super(scope, id);
     this.apiId = attrs.apiId;
+    this.metricsService = attrs.namePrefix;
     const stack = Stack.of(this);
     this.url = attrs.url ?? `https://${attrs.apiId}.execute-api.${stack.region}.${stack.urlSuffix}/`;
     this.authorizationMode = (attrs.authorization ?? SluiceAuthorization.iam()).mode;
@@ -128,6 +135,7 @@ export class SluiceCluster extends SluiceClusterBase {
   protected readonly stageName: string;
   protected readonly routes: readonly RouteSpec[];
   protected readonly authorizationMode: AuthorizationMode;
+  protected readonly metricsService: string;
   private readonly settings: ResolvedClusterProps;
 
   constructor(scope: Construct, id: string, props: SluiceClusterProps = {}) {
@@ -136,6 +144,7 @@ export class SluiceCluster extends SluiceClusterBase {
     this.settings = settings;
     this.routes = settings.routes;
     this.authorizationMode = settings.authorization.mode;
+    this.metricsService = settings.namePrefix;
     this.bucket = this.createBucket(settings);
     this.table = this.createTable(settings);
     const bundling = bundlingOptions();
@@ -177,6 +186,7 @@ export class SluiceCluster extends SluiceClusterBase {
       api,
       table: this.table,
       alarmTopic: settings.alarmTopic,
+      throttled: this.metricThrottled(),
     });
   }
 
@@ -274,6 +284,7 @@ export class SluiceCluster extends SluiceClusterBase {
       removalPolicy: settings.removalPolicy,
       tracing: settings.tracing,
       encryptionKey: settings.encryptionKey,
+      serviceName: settings.namePrefix,
       bucket: this.bucket,
       table: this.table,
       bundling,

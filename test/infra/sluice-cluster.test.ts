@@ -163,6 +163,9 @@ describe('SluiceCluster storage', () => {
   });
 });
 
+/** The cluster's name prefix, as the API's name carries it. */
+const prefixOf = (s: { template: Synthesized['template'] }) => String(Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Api'))[0]?.Properties?.Name);
+
 describe('SluiceCluster functions', () => {
   it.each([
     ['admin', 256, 29],
@@ -179,7 +182,7 @@ describe('SluiceCluster functions', () => {
       MemorySize: memory,
       Timeout: timeoutSeconds,
       LoggingConfig: { LogFormat: 'JSON', SystemLogLevel: 'WARN' },
-      Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
+      Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: prefixOf(base) } },
     });
     const env = fn?.Properties?.Environment.Variables as Record<string, unknown>;
     expect(flatten(env.SLUICE_TABLE)).toBe(`\${${logicalId(base.stack, base.stack.cluster.table)}}`);
@@ -507,7 +510,7 @@ describe('SluiceCluster monitoring', () => {
 
   it('alarms on errors, throttles and p99 duration of each function, compact included, API 5xx and table throttling', () => {
     const names = Object.values(resourcesOf(base.template, 'AWS::CloudWatch::Alarm')).map((a) => String(a.Properties?.AlarmName));
-    const suffixes = [...['Admin', 'Produce', 'Fetch', 'Groups', 'Compact'].flatMap((f) => [`${f}Errors`, `${f}Throttles`, `${f}DurationP99`]), 'CompactAsyncEventsDropped', 'Api5xx', 'TableThrottles'];
+    const suffixes = [...['Admin', 'Produce', 'Fetch', 'Groups', 'Compact'].flatMap((f) => [`${f}Errors`, `${f}Throttles`, `${f}DurationP99`]), 'CompactAsyncEventsDropped', 'Throttled', 'Api5xx', 'TableThrottles'];
     expect(names.sort()).toEqual(suffixes.map((s) => `${prefix(base)}-${s}`).sort());
     base.template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: { 'Fn::Join': ['', [`${prefix(base)}-`, { Ref: 'AWS::Region' }]] } });
     // No topic given: the alarms notify no one.
@@ -528,6 +531,31 @@ describe('SluiceCluster monitoring', () => {
     }
   });
 
+  it('alarms on a sustained stream of 429 answers, from the functions\' Throttled metric', () => {
+    base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: Match.stringLikeRegexp('-Throttled$'),
+      Namespace: 'Sluice',
+      MetricName: 'Throttled',
+      Dimensions: [{ Name: 'service', Value: prefix(base) }],
+      Threshold: 300,
+      EvaluationPeriods: 3,
+    });
+  });
+
+  it('offers its application metrics cluster-wide and per topic, under its name prefix', () => {
+    synthCustom((stack) => {
+      const cluster = new SluiceCluster(stack, 'Cluster', { namePrefix: 'orders-events' });
+      const bytesIn = stack.resolve(cluster.metricBytesIn({ topic: 'orders' }).toMetricConfig().metricStat);
+      expect(bytesIn).toMatchObject({ namespace: 'Sluice', metricName: 'BytesIn', statistic: 'Sum' });
+      expect(bytesIn.dimensions).toEqual(expect.arrayContaining([{ name: 'service', value: 'orders-events' }, { name: 'Topic', value: 'orders' }]));
+      expect(bytesIn.dimensions).toHaveLength(2);
+      expect(stack.resolve(cluster.metricRecordsOut().toMetricConfig().metricStat).dimensions).toEqual([{ name: 'service', value: 'orders-events' }]);
+      const imported = SluiceCluster.fromClusterAttributes(stack, 'Imported', { apiId: 'abc123', namePrefix: 'orders-events' });
+      expect(stack.resolve(imported.metricThrottled().toMetricConfig().metricStat).dimensions).toEqual([{ name: 'service', value: 'orders-events' }]);
+      expect(() => SluiceCluster.fromClusterAttributes(stack, 'NoPrefix', { apiId: 'x' }).metricBytesIn()).toThrow(/needs the cluster's namePrefix/);
+    });
+  });
+
   it('alarms when queued compaction requests are dropped for 15 minutes', () => {
     base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: Match.stringLikeRegexp('CompactAsyncEventsDropped$'),
@@ -543,8 +571,8 @@ describe('SluiceCluster monitoring', () => {
 
   it('has no compact alarms without the compact function', () => {
     const names = Object.values(resourcesOf(synthStack({ compaction: false }).template, 'AWS::CloudWatch::Alarm')).map((a) => String(a.Properties?.AlarmName));
-    // Three per API function (admin, produce, fetch, groups), API 5xx, table throttles.
-    expect(names).toHaveLength(14);
+    // Three per API function (admin, produce, fetch, groups), 429s, API 5xx, table throttles.
+    expect(names).toHaveLength(15);
     expect(names.filter((n) => n.includes('Compact'))).toEqual([]);
   });
 
@@ -556,7 +584,7 @@ describe('SluiceCluster monitoring', () => {
       new SluiceCluster(stack, 'Cluster', { alarmTopic, namePrefix: 'prod' });
     });
     const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(18);
+    expect(alarms).toHaveLength(19);
     for (const alarm of alarms) {
       expect(alarm.Properties?.AlarmName).toMatch(/^prod-/);
       expect(alarm.Properties?.AlarmActions).toEqual([{ Ref: topicId }]);
