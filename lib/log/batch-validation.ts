@@ -1,4 +1,4 @@
-import { decodeRecordBatch, readBatchHeader } from '../codec/record-batch.ts';
+import { decodeRecordBatch, readBatchHeader, type BatchHeader } from '../codec/record-batch.ts';
 import type { Frame } from '../codec/framing.ts';
 import { SluiceError } from '../errors.ts';
 import type { TopicItem } from '../storage/schema.ts';
@@ -9,8 +9,8 @@ import { rejectKeylessIfCompacted } from './batching.ts';
 /**
  * Checks producer-sent batches the way Kafka's LogValidator does before anything is
  * written: one whole v2 batch per frame with a good CRC, within max.message.bytes, not a
- * transactional or control batch (Sluice has no transactions), and records whose offset
- * deltas run 0..n-1. Bytes are kept exactly as sent; nothing is re-encoded.
+ * transactional or control batch (Sluice has no transactions), records whose offset
+ * deltas run 0..n-1, and timestamps the header tells truthfully. Bytes are kept exactly as sent; nothing is re-encoded.
  * Returns the batches grouped by partition, in request order.
  */
 export async function validateFrames(topic: TopicItem, frames: readonly Frame[]): Promise<{ parts: PartitionBatches[]; order: Array<{ partition: number; batch: number }> }> {
@@ -36,6 +36,7 @@ export async function validateFrames(topic: TopicItem, frames: readonly Frame[])
     if (records.length !== header.recordCount || records.some((r, j) => r.offset !== header.baseOffset + j)) {
       throw new SluiceError('INVALID_RECORD', `Batch in frame ${i} has records whose offset deltas are not 0..${header.recordCount - 1}`);
     }
+    checkTimestamps(topic, header, records, i);
     rejectKeylessIfCompacted(topic, records);
     // A private copy: the batch may be stamped with LogAppendTime in place.
     const bytes = Buffer.from(frame.batch);
@@ -48,4 +49,22 @@ export async function validateFrames(topic: TopicItem, frames: readonly Frame[])
     order.push({ partition: frame.partition, batch: part.batches.length - 1 });
   }
   return { parts: [...byPartition.values()], order };
+}
+
+/**
+ * The header's timestamps are what ListOffsets and time-based retention read, so they must
+ * tell the truth: a CreateTime batch's maxTimestamp is its largest record timestamp, and
+ * only the broker stamps LogAppendTime (a producer setting the bit on a CreateTime topic
+ * would choose every record's timestamp through maxTimestamp). On a LogAppendTime topic the
+ * append stamps the batch anyway, whatever the producer sent.
+ */
+function checkTimestamps(topic: TopicItem, header: BatchHeader, records: ReadonlyArray<{ timestamp: number }>, frame: number): void {
+  if (header.timestampType === 'LogAppendTime') {
+    if (topic.configs['message.timestamp.type'] === 'LogAppendTime') return;
+    throw new SluiceError('INVALID_TIMESTAMP', `Batch in frame ${frame} has the LogAppendTime attribute, but topic ${JSON.stringify(topic.name)} uses CreateTime; only the broker stamps LogAppendTime`);
+  }
+  const max = records.reduce((m, r) => Math.max(m, r.timestamp), -Infinity);
+  if (max !== header.maxTimestamp) {
+    throw new SluiceError('INVALID_TIMESTAMP', `Batch in frame ${frame} has maxTimestamp ${header.maxTimestamp} in its header, but its largest record timestamp is ${max}`);
+  }
 }

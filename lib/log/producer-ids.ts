@@ -1,7 +1,8 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Storage } from '../storage/clients.ts';
 
-const COUNTER_KEY = { pk: 'PRODUCER_IDS', sk: 'NEXT' };
+/** The counter behind InitProducerId. `nextId` is the last id handed out: ids 1..nextId have been issued. */
+export const PRODUCER_ID_COUNTER_KEY = { pk: 'PRODUCER_IDS', sk: 'NEXT' } as const;
 
 /**
  * Kafka's InitProducerId for an idempotent producer: a producer id never handed out before
@@ -9,7 +10,28 @@ const COUNTER_KEY = { pk: 'PRODUCER_IDS', sk: 'NEXT' };
  */
 export async function initProducerId(storage: Storage): Promise<{ producerId: number; producerEpoch: number }> {
   const result = await storage.ddb.send(
-    new UpdateCommand({ TableName: storage.env.tableName, Key: COUNTER_KEY, UpdateExpression: 'ADD nextId :one', ExpressionAttributeValues: { ':one': 1 }, ReturnValues: 'UPDATED_NEW' }),
+    new UpdateCommand({ TableName: storage.env.tableName, Key: PRODUCER_ID_COUNTER_KEY, UpdateExpression: 'ADD nextId :one', ExpressionAttributeValues: { ':one': 1 }, ReturnValues: 'UPDATED_NEW' }),
   );
   return { producerId: Number(result.Attributes?.nextId), producerEpoch: 0 };
+}
+
+/** True when `producerId` is one InitProducerId has handed out, given the counter's `nextId` (undefined: none yet). */
+export function wasIssued(producerId: bigint, counter: number | undefined): boolean {
+  return counter !== undefined && producerId >= 1n && producerId <= BigInt(counter);
+}
+
+/**
+ * A transaction item that holds only if `producerId` was issued: Kafka refuses ids it never
+ * handed out. It rides along in the commit that first meets a producer (sequence 0), so
+ * checking costs no round trip.
+ */
+export function issuedCheck(storage: Storage, producerId: bigint): Record<string, unknown> {
+  return {
+    ConditionCheck: {
+      TableName: storage.env.tableName,
+      Key: PRODUCER_ID_COUNTER_KEY,
+      ConditionExpression: 'nextId >= :id AND :id >= :one',
+      ExpressionAttributeValues: { ':id': producerId, ':one': 1 },
+    },
+  };
 }
