@@ -33,7 +33,7 @@ export const ERROR_TABLE = {
   UNSUPPORTED_ASSIGNOR: { status: 400, retriable: false },
   OUT_OF_ORDER_SEQUENCE_NUMBER: { status: 409, retriable: false },
   INVALID_PRODUCER_EPOCH: { status: 409, retriable: false },
-  UNKNOWN_PRODUCER_ID: { status: 400, retriable: false },
+  UNKNOWN_PRODUCER_ID: { status: 409, retriable: false },
   THROTTLING_QUOTA_EXCEEDED: { status: 429, retriable: true },
   CONCURRENT_TRANSACTIONS: { status: 429, retriable: true },
   KAFKA_STORAGE_ERROR: { status: 503, retriable: true },

@@ -48,16 +48,19 @@ export function previousSequence(sequence: number): number {
 export type ProducerVerdict = { kind: 'append' } | { kind: 'duplicate'; of: StoredProducerState } | { kind: 'refused'; error: SluiceError };
 
 /**
- * Kafka's checks (ProducerAppendInfo.checkProducerEpoch / checkSequence), with one rule
- * stricter than today's Kafka: a producer with no state on a partition, or a new epoch,
- * starts at sequence 0. Never mutates anything.
+ * Kafka's checks (ProducerAppendInfo.checkProducerEpoch / checkSequence), as Kafka 1.0-2.4
+ * made them: a producer with no state on a partition, or in a new epoch, starts at sequence
+ * 0 (today's Kafka accepts any sequence without state; the stricter rule never appends after
+ * a gap it cannot see). Never mutates anything.
  */
 export function judgeProducer(partition: number, producer: ProducerIdentity, stored: StoredProducerState | undefined): ProducerVerdict {
   const { producerId, producerEpoch, firstSequence, lastSequence } = producer;
   const refuse = (error: SluiceError): ProducerVerdict => ({ kind: 'refused', error });
   if (stored === undefined) {
     if (firstSequence === 0) return { kind: 'append' };
-    return refuse(new SluiceError('OUT_OF_ORDER_SEQUENCE_NUMBER', `Producer ${producerId} has no batch on partition ${partition}, so its first batch must start at sequence 0, not ${firstSequence}`));
+    // Kafka 1.0-2.4's answer (UnknownProducerIdException): the state may have expired; the
+    // producer resets its sequences and resends, knowing nothing of this batch was appended.
+    return refuse(new SluiceError('UNKNOWN_PRODUCER_ID', `Producer ${producerId} has no state on partition ${partition} (never written, or expired a day after its last write), so its first batch must start at sequence 0, not ${firstSequence}`));
   }
   if (stored.producerEpoch > producerEpoch) {
     return refuse(new SluiceError('INVALID_PRODUCER_EPOCH', `Producer ${producerId} epoch ${producerEpoch} is fenced by epoch ${stored.producerEpoch}`));

@@ -83,7 +83,7 @@ describe('a refused produce', () => {
   it.each([
     ['a sequence gap', 409, 'OUT_OF_ORDER_SEQUENCE_NUMBER', async (id: bigint) => batchOf(['gap'], { producerId: id, producerEpoch: 1, baseSequence: 9 })],
     ['a fenced epoch', 409, 'INVALID_PRODUCER_EPOCH', async (id: bigint) => batchOf(['zombie'], { producerId: id, producerEpoch: 0, baseSequence: 2 })],
-    ['a producer id never issued', 400, 'UNKNOWN_PRODUCER_ID', async () => batchOf(['forged'], { producerId: 1_000_000n, producerEpoch: 0, baseSequence: 0 })],
+    ['a producer id never issued', 409, 'UNKNOWN_PRODUCER_ID', async () => batchOf(['forged'], { producerId: 1_000_000n, producerEpoch: 0, baseSequence: 0 })],
   ])('leaves no object in S3 (%s)', async (name, status, error, makeBatch) => {
     const topic = `refused-${name.replaceAll(' ', '-')}`;
     await api(stack.url, 'POST', '/v1/topics', { name: topic, partitions: 1 });

@@ -29,7 +29,7 @@ describe('the idempotent producer, by Kafka\'s rules', () => {
     await api(stack.url, 'POST', '/v1/topics', { name: 'fresh', partitions: 1 });
     const producerId = await newProducerId(stack);
     const res = await produceFrames(stack, 'fresh', [{ partition: 0, batch: await batchOf(['mid-stream'], { producerId, producerEpoch: 0, baseSequence: 5 }) }]);
-    expect(res).toMatchObject({ status: 409, body: { error: 'OUT_OF_ORDER_SEQUENCE_NUMBER' } });
+    expect(res).toMatchObject({ status: 409, body: { error: 'UNKNOWN_PRODUCER_ID' } });
     expect(await highWatermarks(stack, 'fresh')).toEqual([0]);
     expect(await objectKeys(stack, 'fresh')).toEqual([]);
     expect((await produceFrames(stack, 'fresh', [{ partition: 0, batch: await batchOf(['first'], { producerId, producerEpoch: 0, baseSequence: 0 }) }])).status).toBe(200);
@@ -39,7 +39,7 @@ describe('the idempotent producer, by Kafka\'s rules', () => {
     await api(stack.url, 'POST', '/v1/topics', { name: 'forged-id', partitions: 1 });
     const unissued = (await newProducerId(stack)) + 1000n;
     const res = await produceFrames(stack, 'forged-id', [{ partition: 0, batch: await batchOf(['x'], { producerId: unissued, producerEpoch: 0, baseSequence: 0 }) }]);
-    expect(res).toMatchObject({ status: 400, body: { error: 'UNKNOWN_PRODUCER_ID', retriable: false } });
+    expect(res).toMatchObject({ status: 409, body: { error: 'UNKNOWN_PRODUCER_ID', retriable: false } });
     expect(await highWatermarks(stack, 'forged-id')).toEqual([0]);
   });
 

@@ -43,7 +43,7 @@ describe('sequence arithmetic', () => {
 describe('judgeProducer (Kafka checkProducerEpoch / checkSequence)', () => {
   it.each([
     ['no state, sequence 0', producer(0, 2), undefined, 'append'],
-    ['no state, sequence 5', producer(5, 6), undefined, 'OUT_OF_ORDER_SEQUENCE_NUMBER'],
+    ['no state, sequence 5', producer(5, 6), undefined, 'UNKNOWN_PRODUCER_ID'],
     ['the next sequence', producer(3, 4), stored(0, 2), 'append'],
     ['the next sequence across the wrap', producer(0, 1), stored(MAX_SEQUENCE - 2, MAX_SEQUENCE), 'append'],
     ['a gap', producer(4, 4), stored(0, 2), 'OUT_OF_ORDER_SEQUENCE_NUMBER'],
