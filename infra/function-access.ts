@@ -41,7 +41,7 @@ export interface FunctionAccess {
  *            (the lifecycle expiry tag); s3:DeleteObject (DeleteObjects of a refused
  *            request's objects)
  *   fetch    GetItem (getTopic, head), Query (index), BatchGetItem (a long poll's head and
- *            topic); s3:GetObject (byte ranges), and
+ *            topic, once a second); s3:GetObject (byte ranges), and
  *            s3:ListBucket because without it S3 answers a missing key with 403 instead of
  *            404 NoSuchKey, and fetch tells an object removed by retention by that 404
  *   groups   Query (a group's members and META, its committed offsets, the group registry,

@@ -123,18 +123,29 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   return results;
 }
 
+/** How often a long poll also checks that its topic still exists (each check: one more item read). */
+const LONG_POLL_TOPIC_CHECK_MS = 1000;
+
 /**
  * Long poll: waits up to `waitMs` for the high watermark to pass `offset`, re-reading only
- * the head every LIMITS.longPollIntervalMs, and with it, in the same BatchGetItem, the topic
- * item: a topic deleted (or re-created) meanwhile ends the wait at once with
- * UNKNOWN_TOPIC_OR_PARTITION instead of after the full wait on a dead incarnation.
+ * the head every LIMITS.longPollIntervalMs, and about once a second with it, in the same
+ * BatchGetItem, the topic item: a topic deleted (or re-created) meanwhile ends the wait
+ * within a second with UNKNOWN_TOPIC_OR_PARTITION, not after the full wait on a dead incarnation.
  */
 export async function waitForData(storage: Storage, topic: TopicItem, partition: number, offset: number, waitMs: number): Promise<void> {
   const deadline = Date.now() + waitMs;
   const pk = partitionPk(topic.topicId, partition);
+  let topicCheckDueMs = Date.now() + LONG_POLL_TOPIC_CHECK_MS;
   while (Date.now() < deadline) {
-    const { head, topicId } = await readHeadAndTopicId(storage, pk, topic.name);
-    if (topicId !== topic.topicId) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${JSON.stringify(topic.name)} was deleted while the fetch waited`);
+    let head: HeadItem | undefined;
+    if (Date.now() < topicCheckDueMs) {
+      head = await readHead(storage, pk);
+    } else {
+      const read = await readHeadAndTopicId(storage, pk, topic.name);
+      if (read.topicId !== topic.topicId) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${JSON.stringify(topic.name)} was deleted while the fetch waited`);
+      head = read.head;
+      topicCheckDueMs = Date.now() + LONG_POLL_TOPIC_CHECK_MS;
+    }
     const state = headState(partition, head);
     if (state.highWatermark > offset || offset < state.logStartOffset) return;
     await sleep(Math.min(LIMITS.longPollIntervalMs, Math.max(0, deadline - Date.now())));
