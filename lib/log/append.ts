@@ -3,6 +3,7 @@ import { stampLogAppendTime, type BatchHeader } from '../codec/record-batch.ts';
 import type { Storage } from '../storage/clients.ts';
 import type { TopicItem } from '../storage/schema.ts';
 import { planCommitGroups } from './commit-groups.ts';
+import { checkIssuable } from './producer-ids.ts';
 import { refuseBeforeWriting } from './producer-preflight.ts';
 import { producerOfBatches, type ProducerIdentity } from './producer-state.ts';
 import { commitSegments, type CommittedSegment, type SegmentDraft } from './sequencer.ts';
@@ -54,6 +55,7 @@ export async function appendBatches(storage: Storage, topic: TopicItem, parts: r
   const logAppendTimeMs = topic.configs['message.timestamp.type'] === 'LogAppendTime' ? Date.now() : undefined;
   // Checked for every partition before anything is written.
   const identities = parts.map((part) => producerOfBatches(part.partition, part.batches.map((b) => b.header)));
+  for (const identity of identities) if (identity !== undefined) checkIssuable(identity.producerId);
   const groups = planCommitGroups(identities.map((producer) => (producer === undefined ? {} : { producer })));
   if (groups.length > 1) {
     const producers = parts.flatMap((part, i) => (identities[i] === undefined ? [] : [{ partition: part.partition, producer: identities[i] as ProducerIdentity }]));

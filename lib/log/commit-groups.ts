@@ -3,7 +3,7 @@
  * holds at most 100 items (an AWS limit); a commit spends, per partition, one item on the
  * head and one on the index entry, plus one on the producer state for an idempotent
  * producer; and, per transaction, one check that the topic incarnation is still live and
- * one check per producer met at sequence 0 that its id was issued.
+ * one that the producer ids met at sequence 0 were issued.
  */
 
 /** DynamoDB's cap on items in one TransactWriteItems. */
@@ -12,7 +12,7 @@ export const MAX_TRANSACTION_ITEMS = 100;
 /** What the packing needs to know of a draft. */
 export interface CommitCost {
   /** Set for an idempotent producer's batches. */
-  producer?: { producerId: bigint; firstSequence: number };
+  producer?: { firstSequence: number };
 }
 
 /** Items a draft spends in a transaction, beside the per-transaction checks. */
@@ -20,10 +20,9 @@ export function itemsOf(draft: CommitCost): number {
   return draft.producer === undefined ? 2 : 3;
 }
 
-/** Per-transaction items: the topic check, and one issued check per distinct producer starting at sequence 0. */
+/** Per-transaction items: the topic check, and the issued check when a producer starts at sequence 0. */
 export function overheadOf(drafts: readonly CommitCost[]): number {
-  const starting = new Set(drafts.flatMap((d) => (d.producer !== undefined && d.producer.firstSequence === 0 ? [d.producer.producerId] : [])));
-  return 1 + starting.size;
+  return drafts.some((d) => d.producer?.firstSequence === 0) ? 2 : 1;
 }
 
 /**

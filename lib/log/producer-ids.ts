@@ -1,4 +1,5 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { SluiceError } from '../errors.ts';
 import type { Storage } from '../storage/clients.ts';
 
 /** The counter behind InitProducerId. `nextId` is the last id handed out: ids 1..nextId have been issued. */
@@ -21,17 +22,28 @@ export function wasIssued(producerId: bigint, counter: number | undefined): bool
 }
 
 /**
- * A transaction item that holds only if `producerId` was issued: Kafka refuses ids it never
- * handed out. It rides along in the commit that first meets a producer (sequence 0), so
- * checking costs no round trip.
+ * A transaction item that holds only if every id up to `producerId` was issued: Kafka
+ * refuses ids it never handed out. It rides along in the commit that first meets a producer
+ * (sequence 0), so checking costs no round trip. Ids below 1 are never issued; the caller
+ * refuses them before writing (checkIssuable).
  */
 export function issuedCheck(storage: Storage, producerId: bigint): Record<string, unknown> {
   return {
     ConditionCheck: {
       TableName: storage.env.tableName,
       Key: PRODUCER_ID_COUNTER_KEY,
-      ConditionExpression: 'nextId >= :id AND :id >= :one',
-      ExpressionAttributeValues: { ':id': producerId, ':one': 1 },
+      ConditionExpression: 'nextId >= :id',
+      ExpressionAttributeValues: { ':id': producerId },
     },
   };
+}
+
+/** Refuses, before anything is written, a producer id InitProducerId can never have issued (ids start at 1). */
+export function checkIssuable(producerId: bigint): void {
+  if (producerId < 1n) throw unissued(producerId);
+}
+
+/** The refusal of a producer id that was never issued. */
+export function unissued(producerId: bigint): SluiceError {
+  return new SluiceError('UNKNOWN_PRODUCER_ID', `Producer id ${producerId} was never issued; get one from POST /v1/producers`);
 }

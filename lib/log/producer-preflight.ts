@@ -1,8 +1,7 @@
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Storage } from '../storage/clients.ts';
 import { partitionPk, type TopicItem } from '../storage/schema.ts';
-import { SluiceError } from '../errors.ts';
-import { PRODUCER_ID_COUNTER_KEY, wasIssued } from './producer-ids.ts';
+import { PRODUCER_ID_COUNTER_KEY, unissued, wasIssued } from './producer-ids.ts';
 import { judgeProducer, producerStateSk, type ProducerIdentity, type StoredProducerState } from './producer-state.ts';
 
 /** BatchGetItem takes at most 100 keys (an AWS limit). */
@@ -23,7 +22,7 @@ export async function refuseBeforeWriting(storage: Storage, topic: TopicItem, pr
   const counter = found.get(`${PRODUCER_ID_COUNTER_KEY.pk}\u0000${PRODUCER_ID_COUNTER_KEY.sk}`)?.nextId;
   for (const [i, { partition, producer }] of producers.entries()) {
     if (producer.firstSequence === 0 && !wasIssued(producer.producerId, typeof counter === 'number' ? counter : undefined)) {
-      throw new SluiceError('UNKNOWN_PRODUCER_ID', `Producer id ${producer.producerId} was never issued; get one from POST /v1/producers`);
+      throw unissued(producer.producerId);
     }
     const key = keys[i] as { pk: string; sk: string };
     const verdict = judgeProducer(partition, producer, found.get(`${key.pk}\u0000${key.sk}`) as StoredProducerState | undefined);

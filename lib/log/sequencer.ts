@@ -28,7 +28,7 @@ import type { Storage } from '../storage/clients.ts';
 import { cancellationReasons, isThrottle, itemDoesNotExist } from '../storage/conditions.ts';
 import { HEAD_SK, TOPICS_PK, indexSk, partitionPk, topicSk, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
 import { TTL_ATTRIBUTE } from '../storage/provision.ts';
-import { issuedCheck } from './producer-ids.ts';
+import { issuedCheck, unissued as unissuedId } from './producer-ids.ts';
 import { appendCondition, judgeProducer, producerStateSk, storedStateFromAttributes, type ProducerIdentity, type StoredProducerState } from './producer-state.ts';
 
 export type { ProducerIdentity } from './producer-state.ts';
@@ -159,7 +159,11 @@ export async function commitSegments(storage: Storage, topic: LiveTopic, drafts:
     if (pending.length === 0) return results as CommittedSegment[];
     const slots: Slot[] = [{ kind: 'topic' }];
     const items: Array<Record<string, unknown>> = [topicIsLive(storage, topic)];
-    for (const producerId of new Set(pending.flatMap((i) => (drafts[i]?.producer?.firstSequence === 0 ? [drafts[i]?.producer?.producerId as bigint] : [])))) {
+    // One check covers every producer met at sequence 0: the counter item may appear only
+    // once in a transaction, and the largest id was issued only if all smaller ones were.
+    const starting = pending.flatMap((i) => (drafts[i]?.producer?.firstSequence === 0 ? [drafts[i]?.producer?.producerId as bigint] : []));
+    if (starting.length > 0) {
+      const producerId = starting.reduce((max, id) => (id > max ? id : max));
       slots.push({ kind: 'issued', producerId });
       items.push(issuedCheck(storage, producerId));
     }
@@ -188,7 +192,7 @@ export async function commitSegments(storage: Storage, topic: LiveTopic, drafts:
       // The topic first: a dead incarnation refuses everything, whatever else failed.
       if (failed.some((f) => f.slot.kind === 'topic')) throw topicGone(topic);
       const unissued = failed.find((f) => f.slot.kind === 'issued');
-      if (unissued?.slot.kind === 'issued') throw new SluiceError('UNKNOWN_PRODUCER_ID', `Producer id ${unissued.slot.producerId} was never issued; get one from POST /v1/producers`);
+      if (unissued?.slot.kind === 'issued') throw unissuedId(unissued.slot.producerId);
       let learned = false;
       for (const { slot, item } of failed) {
         if (slot.kind === 'head') {

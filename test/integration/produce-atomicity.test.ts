@@ -57,7 +57,7 @@ describe('a produce request across many partitions', () => {
     expect((await produceFrames(stack, 'wide-raced', await frames(producerId, 51, () => 0))).status).toBe(200);
     const topic = await getTopic(stack.storage, 'wide-raced');
     const parts: PartitionBatches[] = (await frames(producerId, 51, () => 1)).map(({ partition, batch }) => ({ partition, batches: [{ bytes: batch, header: readBatchHeader(batch) }] }));
-    const groups = planCommitGroups(parts.map(() => ({ producer: { producerId, firstSequence: 1 } })));
+    const groups = planCommitGroups(parts.map(() => ({ producer: { firstSequence: 1 } })));
     expect(groups.length).toBeGreaterThan(1);
     const firstGroup = Array.from({ length: (groups[0] as [number, number])[1] }, (_, p) => p);
     const objectsBefore = await objectKeys(stack, 'wide-raced');

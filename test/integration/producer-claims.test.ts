@@ -43,6 +43,24 @@ describe('the idempotent producer, by Kafka\'s rules', () => {
     expect(await highWatermarks(stack, 'forged-id')).toEqual([0]);
   });
 
+  it('takes first batches of two producers in one request (one issued check covers both)', async () => {
+    await api(stack.url, 'POST', '/v1/topics', { name: 'two-producers', partitions: 2 });
+    const [a, b] = [await newProducerId(stack), await newProducerId(stack)];
+    const res = await produceFrames(stack, 'two-producers', [
+      { partition: 0, batch: await batchOf(['from-a'], { producerId: a, producerEpoch: 0, baseSequence: 0 }) },
+      { partition: 1, batch: await batchOf(['from-b'], { producerId: b, producerEpoch: 0, baseSequence: 0 }) },
+    ]);
+    expect(res.status).toBe(200);
+    expect(await highWatermarks(stack, 'two-producers')).toEqual([1, 1]);
+  });
+
+  it('refuses producer id 0, which is never issued, before writing anything', async () => {
+    await api(stack.url, 'POST', '/v1/topics', { name: 'id-zero', partitions: 1 });
+    const res = await produceFrames(stack, 'id-zero', [{ partition: 0, batch: await batchOf(['x'], { producerId: 0n, producerEpoch: 0, baseSequence: 0 }) }]);
+    expect(res).toMatchObject({ status: 409, body: { error: 'UNKNOWN_PRODUCER_ID' } });
+    expect(await objectKeys(stack, 'id-zero')).toEqual([]);
+  });
+
   it('follows sequence 2^31 - 1 with 0, inside a batch and across batches', async () => {
     await api(stack.url, 'POST', '/v1/topics', { name: 'wrapped', partitions: 1 });
     const topic = await getTopic(stack.storage, 'wrapped');

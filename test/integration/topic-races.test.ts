@@ -36,6 +36,7 @@ describe('a produce racing a topic delete and re-create', () => {
     await api(stack.url, 'POST', '/v1/topics', { name, partitions: 1 });
     const producing = await instance();
     const admin = await instance();
+    expect(admin.commitSegments).not.toBe(producing.commitSegments);
     const old = await producing.getTopic(stack.storage, name);
     if (warm) await producing.appendBatches(stack.storage, old, await oneBatch('before'));
 

@@ -58,7 +58,7 @@ describe('judgeProducer (Kafka checkProducerEpoch / checkSequence)', () => {
 });
 
 describe('planCommitGroups', () => {
-  const idempotent = (firstSequence: number): CommitCost => ({ producer: { producerId: pid, firstSequence } });
+  const idempotent = (firstSequence: number): CommitCost => ({ producer: { firstSequence } });
   const plain = (): CommitCost => ({});
 
   it('puts the client\'s widest request (maxPartitionsPerCommit idempotent partitions at sequence 0) in one transaction', () => {
