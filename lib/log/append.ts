@@ -10,6 +10,7 @@ import { commitSegments, type CommittedSegment, type SegmentDraft } from './sequ
 import { SluiceError } from '../errors.ts';
 import { crossesThreshold, requestCompaction } from '../retention/trigger.ts';
 import { putSegmentObject } from '../storage/segment-objects.ts';
+import { log } from '../observability/logger.ts';
 
 /** Verified RecordBatch v2 bytes bound for one partition, in the order they were sent. */
 export interface PartitionBatches {
@@ -135,6 +136,6 @@ async function discardObjects(storage: Storage, drafts: readonly SegmentDraft[])
       await storage.s3.send(new DeleteObjectsCommand({ Bucket: storage.env.bucketName, Delete: { Objects: objects, Quiet: true } }));
     }
   } catch (error) {
-    console.warn(`Could not delete ${drafts.length} unreferenced objects; orphan collection will: ${String(error)}`);
+    log().warn('Could not delete unreferenced objects; orphan collection will', { objects: drafts.length, error: String(error) });
   }
 }
