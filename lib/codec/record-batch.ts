@@ -225,7 +225,7 @@ export class RecordReader {
   private readonly context: RecordContext;
   private readonly where: string;
   private readonly budget: DecodeBudget | undefined;
-  private readonly scan: RecordScan = { offsetDelta: 0, keyIsNull: false };
+  private readonly scan: RecordScan = { offsetDelta: 0, keyIsNull: false, timestampDelta: 0 };
   private index = 0;
 
   constructor(header: BatchHeader, payload: Buffer, where: string, budget: DecodeBudget | undefined) {
@@ -282,9 +282,10 @@ export class RecordReader {
    * offset deltas exactly 0..n-1, checked as it goes so the first lie stops the walk.
    * Returns the index of the first record with a null key, or -1.
    */
-  async validateProducerRecords(): Promise<number> {
+  async validateProducerRecords(): Promise<{ firstKeyless: number; maxTimestamp: number }> {
     const budget = this.budget;
     let firstKeyless = -1;
+    let maxTimestampDelta = -Infinity;
     budget?.start();
     try {
       while (!this.atEnd()) {
@@ -294,12 +295,13 @@ export class RecordReader {
           throw new SluiceError('INVALID_RECORD', `${this.where}: record ${i} has offset delta ${this.scan.offsetDelta}; a producer batch has deltas 0..${this.header.recordCount - 1}`);
         }
         if (this.scan.keyIsNull && firstKeyless === -1) firstKeyless = i;
+        if (this.scan.timestampDelta > maxTimestampDelta) maxTimestampDelta = this.scan.timestampDelta;
         if (this.index % RECORDS_PER_SLICE_CHECK === 0) await budget?.maybeYield();
       }
     } finally {
       budget?.stop();
     }
-    return firstKeyless;
+    return { firstKeyless, maxTimestamp: this.header.baseTimestamp + maxTimestampDelta };
   }
 
   private walk(): void {
@@ -359,11 +361,12 @@ export async function openRecordBatch(buf: Buffer, position = 0, budget?: Decode
  * with its offset delta checked against its position. Returns the first keyless record's
  * index (-1 for none). Throws CORRUPT_MESSAGE, INVALID_RECORD or MESSAGE_TOO_LARGE.
  */
-export async function validateProducerBatch(buf: Buffer, budget: DecodeBudget): Promise<{ header: BatchHeader; firstKeyless: number }> {
+export async function validateProducerBatch(buf: Buffer, budget: DecodeBudget): Promise<{ header: BatchHeader; firstKeyless: number; maxRecordTimestamp: number }> {
   const header = parseHeader(buf, 0, 'batch at byte 0');
   if (header.recordCount > budget.recordsLeft) throw budget.exceeded('records');
   const reader = await openRecordBatch(buf, 0, budget);
-  return { header, firstKeyless: await reader.validateProducerRecords() };
+  const { firstKeyless, maxTimestamp } = await reader.validateProducerRecords();
+  return { header, firstKeyless, maxRecordTimestamp: maxTimestamp };
 }
 
 /**

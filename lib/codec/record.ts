@@ -151,6 +151,8 @@ export function readRecord(buf: Buffer, c: Cursor, context: RecordContext, index
 export interface RecordScan {
   offsetDelta: number;
   keyIsNull: boolean;
+  /** The record's timestamp delta from the batch's baseTimestamp. */
+  timestampDelta: number;
 }
 
 function skipBytes(buf: Buffer, c: Cursor, index: number, field: string): boolean {
@@ -195,4 +197,5 @@ export function scanRecord(buf: Buffer, c: Cursor, context: RecordContext, index
     throw corrupt(index, 'timestamp is outside the safe integer range');
   }
   into.offsetDelta = offsetDelta;
+  into.timestampDelta = timestampDelta;
 }

@@ -69,8 +69,13 @@ export const LIMITS = {
   fetchIndexPageSize: 100,
   /** Byte-range GETs one fetch runs at once (unmerged logs have many small objects). */
   fetchObjectConcurrency: 16,
-  /** DynamoDB TransactWriteItems holds at most 100 items; each partition uses two. */
-  maxPartitionsPerCommit: 50,
+  /**
+   * Partitions a client puts in one produce request: the most an idempotent request can
+   * commit in one DynamoDB transaction (100 items: three per partition, plus the topic
+   * check and the producer-id check), so every request the client sends is atomic. The
+   * server takes wider requests and commits them in several transactions (lib/log/commit-groups.ts).
+   */
+  maxPartitionsPerCommit: 32,
 } as const;
 
 export const SEQUENCER = {

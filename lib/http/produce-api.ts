@@ -72,9 +72,12 @@ async function produceBinary(request: HttpRequest, storage: Storage, topicName: 
   const appended = await appendBatches(storage, topic, parts);
   const byPartition = new Map(appended.map((a) => [a.partition, a]));
   const batches = order.map(({ partition, batch }) => {
-    const baseOffset = byPartition.get(partition)?.batchBaseOffsets[batch] as number;
+    const appendedPartition = byPartition.get(partition);
+    const baseOffset = appendedPartition?.batchBaseOffsets[batch] as number;
     const header = parts.find((p) => p.partition === partition)?.batches[batch]?.header;
-    return { partition, baseOffset, lastOffset: baseOffset + (header?.lastOffsetDelta ?? 0) };
+    const logAppendTimeMs = appendedPartition?.logAppendTimeMs;
+    // Per batch, as Kafka answers per partition: a retried duplicate carries its original time.
+    return { partition, baseOffset, lastOffset: baseOffset + (header?.lastOffsetDelta ?? 0), ...(logAppendTimeMs === undefined ? {} : { logAppendTime: logAppendTimeMs }) };
   });
   const logAppendTimeMs = appended[0]?.logAppendTimeMs;
   return json(200, logAppendTimeMs === undefined ? { batches } : { batches, logAppendTime: logAppendTimeMs });
