@@ -16,6 +16,7 @@ afterAll(async () => {
 });
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 async function createTopic(name: string, configs: Record<string, string | number> = {}): Promise<void> {
   const res = await api(stack.url, 'POST', '/v1/topics', { name, partitions: 1, configs });
@@ -216,14 +217,18 @@ describe('cleanup.policy=compact', () => {
 });
 
 describe('the scheduled pass', () => {
-  it('visits partitions least recently compacted first, so a pass cut short by its budget resumes where it stopped', async () => {
+  it('visits only partitions that are due, most overdue first, and a pass cut short by its budget leaves the rest due', async () => {
     await api(stack.url, 'POST', '/v1/topics', { name: 'rotation', partitions: 3 });
     for (const partition of [0, 1, 2]) await api(stack.url, 'POST', '/v1/topics/rotation/records', { records: [{ value: 'x', partition }] });
     const topic = await getTopic(stack.storage, 'rotation');
     await compactPartition(stack.storage, topic, 0);
     await compactPartition(stack.storage, topic, 2);
-    const order = (await compactAll(stack.storage)).filter((r) => r.topic === 'rotation').map((r) => r.partition);
-    expect(order).toEqual([1, 0, 2]);
-    expect((await compactAll(stack.storage, { budgetMs: -1 })).length).toBe(0);
+    // Partition 1 was never visited: discovery schedules it; 0 and 2 are next due at their daily sweep.
+    const first = (await compactAll(stack.storage)).filter((r) => r.topic === 'rotation');
+    expect(first.map((r) => r.partition)).toEqual([1]);
+    expect((await compactAll(stack.storage)).filter((r) => r.topic === 'rotation')).toEqual([]);
+    expect((await compactAll(stack.storage, { nowMs: Date.now() + DAY + HOUR, budgetMs: -1 })).length).toBe(0);
+    const nextDay = (await compactAll(stack.storage, { nowMs: Date.now() + DAY + HOUR })).filter((r) => r.topic === 'rotation');
+    expect(nextDay.map((r) => r.partition)).toEqual([0, 2, 1]);
   });
 });
