@@ -112,6 +112,8 @@ export const COMPACTION = {
   retryAfterFailureMs: 15 * 60 * 1000,
   /** How often the scheduled pass looks for partitions with data that are not yet scheduled. */
   discoveryIntervalMs: 60 * 60 * 1000,
+  /** Kafka `log.retention.check.interval.ms`: a partition's retention is checked at most this often. */
+  retentionCheckIntervalMs: 5 * 60 * 1000,
   /** Index entries read per page by retention (it stops at the first page with an entry it keeps). */
   retentionPageSize: 100,
   /** Produce asks for compaction every this many segments once a partition has at least this many. */

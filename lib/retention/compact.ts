@@ -105,6 +105,7 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
     // Retention: the oldest pages only, up to the first entry it keeps.
     let logStartOffset = head.logStartOffset;
     let bytes = head.bytes;
+    let retentionDueAtMs = Number.POSITIVE_INFINITY;
     for await (const page of indexPages(storage, pk, { pageSize: settings.retentionPageSize })) {
       const plan = planRetention(page, logStartOffset, topic.configs, clock(), { totalBytes: bytes, newestLastOffset });
       if (plan.remove.length > 0) {
@@ -114,6 +115,8 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
       }
       logStartOffset = plan.logStartOffset;
       bytes = plan.remainingBytes;
+      const firstKept = page[plan.remove.length];
+      if (plan.complete && firstKept !== undefined && firstKept.lastOffset < newestLastOffset) retentionDueAtMs = retentionDue(topic, firstKept);
       if (plan.complete || outOfTime()) break;
     }
     report.logStartOffset = logStartOffset;
@@ -185,7 +188,9 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
     // Queued deletions this visit did not reach, and any it queued (due a grace period from now at the latest).
     const queuedNow = report.removedSegments + report.mergedRuns + report.compactedSegments > 0 ? [graceEnd()] : [];
     const waiting = [...pending.filter((p) => p.deleteAfterMs > startedAtMs).map((p) => p.deleteAfterMs), ...queuedNow];
-    const dueAtMs = report.unfinished || state.sweepAfterKey !== undefined ? clock() : Math.min(state.nextSweepAtMs, ...waiting);
+    // Retention is checked at most every retentionCheckIntervalMs, as Kafka's log.retention.check.interval.ms.
+    const retentionCheckMs = Math.max(retentionDueAtMs, clock() + settings.retentionCheckIntervalMs);
+    const dueAtMs = report.unfinished || state.sweepAfterKey !== undefined ? clock() : Math.min(state.nextSweepAtMs, retentionCheckMs, ...waiting);
     report.nextDueAtMs = dueAtMs;
     const unchanged = JSON.stringify(state) === initialState && state.dueSk === dueSk(dueAtMs, topic.topicId, partition);
     if (!unchanged) await saveCompactionState(storage, state, { topic: topic.name, topicId: topic.topicId, partition }, dueAtMs, hooks.afterDueWritten);
@@ -194,6 +199,13 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
     await lease.release();
   }
   return report;
+}
+
+/** When retention.ms removes `entry` (the oldest kept one), or never. */
+function retentionDue(topic: TopicItem, entry: IndexEntryItem): number {
+  const retentionMs = topic.configs['retention.ms'];
+  const deletes = topic.configs['cleanup.policy'] === 'delete' || topic.configs['cleanup.policy'] === 'compact,delete';
+  return deletes && retentionMs >= 0 ? entry.maxTimestamp + retentionMs + 1 : Number.POSITIVE_INFINITY;
 }
 
 /**
