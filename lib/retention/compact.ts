@@ -3,6 +3,7 @@ import { COMPACTION } from '../config/defaults.ts';
 import { listTopics, getTopic, readHeads } from '../log/topics.ts';
 import { readPartitionState } from '../log/read.ts';
 import { SluiceError } from '../errors.ts';
+import { log } from '../observability/logger.ts';
 import type { Storage } from '../storage/clients.ts';
 import { HEAD_SK, partitionPk, partitionPrefix, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
 import { acquireLease } from './lease.ts';
@@ -291,7 +292,7 @@ async function visitSafely(storage: Storage, topic: TopicItem, partition: number
   try {
     return await compactPartition(storage, topic, partition, options);
   } catch (error) {
-    console.error(JSON.stringify({ level: 'ERROR', message: 'compaction of a partition failed; the pass goes on', topic: topic.name, partition, error: String(error) }));
+    log().error('compaction of a partition failed; the pass goes on', { topic: topic.name, partition, error: String(error) });
     const retryAtMs = options.clock() + settings.retryAfterFailureMs;
     const pk = partitionPk(topic.topicId, partition);
     await saveCompactionState(storage, await readCompactionState(storage, pk, options.clock()), { topic: topic.name, topicId: topic.topicId, partition }, retryAtMs).catch(() => undefined);
