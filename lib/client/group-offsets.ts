@@ -40,6 +40,8 @@ export class GroupOffsets {
   /** Last offset committed (or found committed at assignment), per partition held. */
   private readonly committed = new Map<TpKey, number>();
   private commits: Promise<void> = Promise.resolve();
+  /** Aborted by `fence`: a commit on its retries when the membership is lost is not sent again. */
+  private inFlight = new AbortController();
 
   constructor(
     private readonly transport: Transport,
@@ -59,6 +61,16 @@ export class GroupOffsets {
     this.processed.delete(k);
     if (committed === undefined) this.committed.delete(k);
     else this.committed.set(k, committed);
+  }
+
+  /**
+   * The membership is lost: forgets these partitions' progress and aborts any commit in
+   * flight, so nothing is committed for them after the member's deadline.
+   */
+  fence(partitions: ReadonlyArray<{ topic: string; partition: number }>): void {
+    for (const { topic, partition } of partitions) this.forget(topic, partition);
+    this.inFlight.abort(new SluiceError('UNKNOWN_MEMBER_ID', `The membership of group ${this.group} was lost; the commit was abandoned`));
+    this.inFlight = new AbortController();
   }
 
   forget(topic: string, partition: number): void {
@@ -95,19 +107,20 @@ export class GroupOffsets {
 
   private async send(offsets: readonly TopicPartitionOffset[], scope: CommitScope): Promise<void> {
     const member = this.member();
+    const { signal } = this.inFlight;
     let pending = offsets;
     for (let attempt = 1; ; attempt++) {
-      if (member === undefined || member.memberEpoch <= 0) throw new SluiceError('UNKNOWN_MEMBER_ID', `Not a member of group ${this.group} now (joining, or rejoining after a loss); nothing committed`);
-      const { memberId, memberEpoch } = member;
+      const { memberId, memberEpoch } = member ?? { memberId: '', memberEpoch: 0 };
       try {
         for (let i = 0; i < pending.length; i += MAX_OFFSETS_PER_COMMIT) {
+          if (member === undefined || member.memberEpoch <= 0 || signal.aborted) throw new SluiceError('UNKNOWN_MEMBER_ID', `Not a member of group ${this.group} now (joining, or rejoining after a loss); nothing committed`);
           const chunk = pending.slice(i, i + MAX_OFFSETS_PER_COMMIT);
-          await sendCommit(this.transport, this.retry, this.group, { memberId, memberEpoch }, chunk);
+          await sendCommit(this.transport, this.retry, this.group, { memberId, memberEpoch }, chunk, signal);
           for (const o of chunk) this.committed.set(tpKey(o.topic, o.partition), o.offset);
         }
         return;
       } catch (error) {
-        if (!(error instanceof SluiceError) || error.code !== 'STALE_MEMBER_EPOCH' || attempt >= STALE_COMMIT_ATTEMPTS) throw error;
+        if (!(error instanceof SluiceError) || error.code !== 'STALE_MEMBER_EPOCH' || attempt >= STALE_COMMIT_ATTEMPTS || member === undefined) throw error;
         // Either the epoch moved on or a partition was revoked: a heartbeat tells which.
         await member.heartbeatNow();
         pending = pending.filter((o) => this.committed.get(tpKey(o.topic, o.partition)) !== o.offset);
