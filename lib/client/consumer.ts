@@ -27,6 +27,7 @@ import type { RetryListener, Transport } from './http.ts';
 import type { ResolvedConsumerOptions, ResolvedRetryOptions } from './options.ts';
 import { PausedPartitions, type TopicPartitions } from './paused-partitions.ts';
 import { Semaphore } from './semaphore.ts';
+import { DEFAULT_CLOSE_TIMEOUT_MS, settleWithin, type CloseOptions } from './close.ts';
 import type { ConsumedBatch, EachBatchPayload, EachMessagePayload, OffsetSpec, TopicPartition } from './types.ts';
 
 export type { TopicPartitions } from './paused-partitions.ts';
@@ -71,15 +72,6 @@ export interface RetryEvent {
   partition?: number;
 }
 
-/** How long `stop()` / `disconnect()` wait for handlers and last requests by default: Kafka's close timeout. */
-export const DEFAULT_CLOSE_TIMEOUT_MS = 30_000;
-
-/** Resolves when `work` settles or after `timeoutMs`, whichever is first. */
-export async function settleWithin(work: Promise<unknown>, timeoutMs: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work.then(() => {}, () => {}), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-  clearTimeout(timer);
-}
 
 interface Cursor {
   readonly topic: string;
@@ -268,7 +260,7 @@ export class Consumer {
    * Stops fetching and waits for handlers in progress, at most `timeoutMs` (then it resolves
    * and leaves a hung handler behind). Do not await it inside a handler: it waits for that handler.
    */
-  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+  async stop(options: CloseOptions = {}): Promise<void> {
     if (!this.running) return;
     this.running = false;
     for (const cursor of this.cursors.values()) this.interrupt(cursor);
@@ -276,7 +268,7 @@ export class Consumer {
     this.finished.resolve();
   }
 
-  async disconnect(options: { timeoutMs?: number } = {}): Promise<void> {
+  async disconnect(options: CloseOptions = {}): Promise<void> {
     await this.stop(options);
   }
 

@@ -19,7 +19,8 @@
  */
 import { SluiceError } from '../errors.ts';
 import type { Admin } from './admin.ts';
-import { Consumer, DEFAULT_CLOSE_TIMEOUT_MS, settleWithin, type ManagedPartition, type RetryEvent, type RunConfig, type TopicPartitions } from './consumer.ts';
+import { DEFAULT_CLOSE_TIMEOUT_MS, settleWithin, type CloseOptions } from './close.ts';
+import { Consumer, type ManagedPartition, type RetryEvent, type RunConfig, type TopicPartitions } from './consumer.ts';
 import { GroupCoordinator, type MembershipListener } from './group-coordinator.ts';
 import { GroupOffsets } from './group-offsets.ts';
 import { fetchCommitted, tpKey, type TpKey } from './group-requests.ts';
@@ -191,12 +192,12 @@ export class GroupConsumer {
    * (a commit or leave on its retries, a hung handler) and resolves: the group then moves the
    * partitions after the session timeout. Not from inside a handler.
    */
-  async stop(options: { timeoutMs?: number } = {}): Promise<void> {
+  async stop(options: CloseOptions = {}): Promise<void> {
     await this.shutdown(options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
     this.finished.resolve();
   }
 
-  async disconnect(options: { timeoutMs?: number } = {}): Promise<void> {
+  async disconnect(options: CloseOptions = {}): Promise<void> {
     await this.stop(options);
   }
 
