@@ -32,13 +32,15 @@ export class SendError extends SluiceError {
     this.failedIndices = failedIndices;
   }
 
-  /** `; 3 of 10 messages were appended nevertheless (partition 0: offsets 5–7)`. */
+  /** `; 3 of 10 messages were appended (partition 0: offsets 5–7) …`. */
   private static summary(landed: ReadonlyArray<RecordMetadata & { index: number }>, count: number): string {
-    if (landed.length === 0) return `; none of the ${count} messages was appended`;
+    // A failed batch's outcome can be unknown (its answer lost): say only what is known.
+    const unknown = 'the failed ones were not acknowledged (one whose answer was lost may be in the log)';
+    if (landed.length === 0) return `; none of the ${count} messages was acknowledged: ${unknown}`;
     const byPartition = new Map<number, number[]>();
     for (const r of landed) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), r.offset]);
     const parts = [...byPartition].sort(([a], [b]) => a - b).map(([p, offsets]) => `partition ${p}: offsets ${Math.min(...offsets)}–${Math.max(...offsets)}`);
-    return `; ${landed.length} of ${count} messages were appended nevertheless (${parts.join(', ')}): retry only the others (error.landed)`;
+    return `; ${landed.length} of ${count} messages were appended (${parts.join(', ')}; error.landed lists them), ${unknown}`;
   }
 }
 
