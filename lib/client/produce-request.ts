@@ -44,7 +44,7 @@ async function encode(batch: ProducerBatch, start: number, count: number, compre
  * SluiceError. IMPORTANT: empties each batch's records once encoded, so the data is held once.
  */
 export async function sendProduceRequest(transport: Transport, retry: ResolvedRetryOptions, request: DrainedRequest, compression: Compression, maxBatchBytes: number, identity?: ProducerIdentity, signal?: AbortSignal): Promise<void> {
-  await identity?.ready();
+  await identity?.ready(signal);
   // Claimed together, with no await between: one id and epoch for the whole request.
   const sequences = request.batches.map((batch) => identity?.claim(batch.topic, batch.partition, batch.records.length));
   const frames: SourcedFrame[] = [];

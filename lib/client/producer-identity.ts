@@ -47,9 +47,9 @@ export class ProducerIdentity {
   }
 
   /** Resolves once an identity is in hand: a new producer id, or the epoch bumped after a failure. */
-  ready(): Promise<void> {
+  ready(signal?: AbortSignal): Promise<void> {
     if (this.current !== undefined && !this.stale) return Promise.resolve();
-    this.pending ??= this.init().finally(() => (this.pending = undefined));
+    this.pending ??= this.init(signal).finally(() => (this.pending = undefined));
     return this.pending;
   }
 
@@ -72,9 +72,9 @@ export class ProducerIdentity {
     if (this.current !== undefined) this.stale = true;
   }
 
-  private async init(): Promise<void> {
+  private async init(signal: AbortSignal | undefined): Promise<void> {
     const bump = this.current === undefined ? {} : { headers: { 'content-type': 'application/json' }, body: JSON.stringify(this.current) };
-    const next = await this.transport.json<Id>({ method: 'POST', path: pathOf('v1', 'producers'), ...bump }, this.retry);
+    const next = await this.transport.json<Id>({ method: 'POST', path: pathOf('v1', 'producers'), ...bump, ...(signal === undefined ? {} : { signal }) }, this.retry);
     this.current = { producerId: next.producerId, producerEpoch: next.producerEpoch };
     this.nextSequence.clear();
     this.stale = false;
