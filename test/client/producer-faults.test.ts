@@ -26,7 +26,7 @@ afterAll(async () => {
 const FAULT_CODES = ['REQUEST_TIMED_OUT', 'UNKNOWN_SERVER_ERROR', 'KAFKA_STORAGE_ERROR', 'THROTTLING_QUOTA_EXCEEDED'];
 
 describe('Producer under faults', () => {
-  it('with 12 keys × 24 rounds of sends under seeded faults and late copies: fails only with the faults, never reorders or duplicates a key, and every acknowledged or landed record is where it was reported', async () => {
+  it('with 12 keys × 24 pipelined sends under seeded faults and late copies: fails only with the faults, never reorders or duplicates a key, and every acknowledged or landed record is where it was reported', async () => {
     // Prepare
     await createTopic(stack.url, 'faulty', 4);
     proxy = await startFaultProxy(stack.url, {
@@ -37,17 +37,21 @@ describe('Producer under faults', () => {
       maxDelayMs: 1600,
       retryAfterSeconds: 0,
     });
-    // A partition's records of one round (~850 bytes) fill a request: a failed request fails the sends of one partition.
-    const producer = new Sluice({ url: proxy.url }).producer({ retries: 1, retryBackoffMs: 10, retryBackoffMaxMs: 50, requestTimeoutMs: 800, maxRequestBytes: 1024, lingerMs: 5 });
+    // Batches of ~1 KiB, up to four in a request (several of one partition when it was muted meanwhile).
+    const producer = new Sluice({ url: proxy.url }).producer({ retries: 1, retryBackoffMs: 10, retryBackoffMaxMs: 50, requestTimeoutMs: 800, batchBytes: 1024, maxRequestBytes: 4096, lingerMs: 5 });
     const keys = Array.from({ length: 12 }, (_, i) => `key-${i}`);
     const padding = '.'.repeat(250);
 
-    // Act
-    const outcomes: Array<PromiseSettledResult<RecordMetadata[]> & { key: string; seq: number }> = [];
+    // Act: sends keep coming while requests fail, so later records of a key are sent while a late copy is still on its way.
+    const sends: Array<Promise<PromiseSettledResult<RecordMetadata[]> & { key: string; seq: number }>> = [];
     for (let seq = 0; seq < 24; seq++) {
-      const settled = await Promise.allSettled(keys.map((key) => producer.send({ topic: 'faulty', messages: [{ key, value: `${key}:${seq}:${padding}` }] })));
-      outcomes.push(...settled.map((o, i) => ({ ...o, key: keys[i] as string, seq })));
+      for (const key of keys) {
+        const sent = producer.send({ topic: 'faulty', messages: [{ key, value: `${key}:${seq}:${padding}` }] });
+        sends.push(sent.then((value) => ({ status: 'fulfilled' as const, value, key, seq }), (reason: unknown) => ({ status: 'rejected' as const, reason, key, seq })));
+      }
+      await new Promise((resolve) => setTimeout(resolve, 60));
     }
+    const outcomes = await Promise.all(sends);
     await producer.disconnect();
     // Late copies still held by the proxy land (or are fenced) before the log is read.
     await new Promise((resolve) => setTimeout(resolve, 2000));
