@@ -6,7 +6,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.ts';
+import { BATCHES_MEDIA_TYPE, encodeFrames } from '../../lib/codec/framing.ts';
+import { encodeRecordBatch } from '../../lib/codec/record-batch.ts';
 import { partitionForKey } from '../../lib/log/partitioner.ts';
+import { api } from '../support/stack.ts';
 import { SendError, Sluice, SluiceError, type RecordMetadata } from '../../lib/client/index.ts';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 import { startTestStack } from '../support/stack.ts';
@@ -83,6 +86,27 @@ describe('Producer under faults', () => {
       for (const r of placed) expect(log.get(r.partition)?.get(r.offset)).toBe(`${outcome.key}:${outcome.seq}:${padding}`);
     }
     expect(proxy.log.filter((r) => r.fault === 'delay').length).toBeGreaterThan(0);
+  });
+
+  it('bumps the epoch through InitProducerId with the current id and epoch, and fences a late copy of the old epoch (INVALID_PRODUCER_EPOCH)', async () => {
+    await createTopic(stack.url, 'fenced-epoch', 1);
+    const { producerId } = (await api(stack.url, 'POST', '/v1/producers')).body as { producerId: number };
+    const produce = async (value: string, producerEpoch: number, baseSequence: number) => {
+      const batch = await encodeRecordBatch([{ key: null, value: Buffer.from(value), headers: [], timestamp: 1 }], { producerId: BigInt(producerId), producerEpoch, baseSequence });
+      const res = await fetch(`${stack.url}/v1/topics/fenced-epoch/records`, { method: 'POST', headers: { 'content-type': BATCHES_MEDIA_TYPE }, body: encodeFrames([{ partition: 0, batch }]) });
+      return { status: res.status, body: (await res.json()) as { error?: string } };
+    };
+    expect((await produce('first', 0, 0)).status).toBe(200);
+    const bumped = await api(stack.url, 'POST', '/v1/producers', { producerId, producerEpoch: 0 });
+    expect(bumped).toMatchObject({ status: 200, body: { producerId, producerEpoch: 1 } });
+    // Asked again with the same epoch (its answer was lost): the same answer.
+    expect((await api(stack.url, 'POST', '/v1/producers', { producerId, producerEpoch: 0 })).body).toEqual({ producerId, producerEpoch: 1 });
+    expect((await produce('second', 1, 0)).status).toBe(200);
+    // The copy of epoch 0's next batch that arrives late.
+    expect(await produce('late', 0, 1)).toMatchObject({ status: 409, body: { error: 'INVALID_PRODUCER_EPOCH' } });
+    expect((await readAll(stack.url, 'fenced-epoch', 0)).map((r) => r.value)).toEqual(['first', 'second']);
+    expect((await api(stack.url, 'POST', '/v1/producers', { producerId, producerEpoch: 32_767 })).body.producerId).not.toBe(producerId);
+    expect((await api(stack.url, 'POST', '/v1/producers', { producerId: -1, producerEpoch: 0 })).status).toBe(400);
   });
 
   it('rejects a send whose second request failed with a SendError naming the partition and offset that landed', async () => {
