@@ -75,7 +75,7 @@ export class GroupConsumer {
     readonly options: ResolvedGroupConsumerOptions,
   ) {
     this.engine = new Consumer(transport, admin, options);
-    this.offsets = new GroupOffsets(transport, options, options.groupId, () => this.coordinator);
+    this.offsets = new GroupOffsets(transport, options, options.groupId, () => this.coordinator, this.engine.retryListener());
     this.engine.on('crash', ({ error }) => void this.crash(error));
   }
 

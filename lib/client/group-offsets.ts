@@ -10,7 +10,7 @@
  */
 import { SluiceError } from '../errors.ts';
 import { MAX_OFFSETS_PER_COMMIT, parseTpKey, sendCommit, tpKey, type TpKey } from './group-requests.ts';
-import type { Transport } from './http.ts';
+import type { RetryListener, Transport } from './http.ts';
 import type { ResolvedRetryOptions } from './options.ts';
 import type { TopicPartitionOffset } from './types.ts';
 
@@ -48,6 +48,7 @@ export class GroupOffsets {
     private readonly retry: ResolvedRetryOptions,
     private readonly group: string,
     private readonly member: () => CommittingMember | undefined,
+    private readonly onRetry?: RetryListener,
   ) {}
 
   /** The fetch loops' progress listener. */
@@ -115,7 +116,7 @@ export class GroupOffsets {
         for (let i = 0; i < pending.length; i += MAX_OFFSETS_PER_COMMIT) {
           if (member === undefined || member.memberEpoch <= 0 || signal.aborted) throw new SluiceError('UNKNOWN_MEMBER_ID', `Not a member of group ${this.group} now (joining, or rejoining after a loss); nothing committed`);
           const chunk = pending.slice(i, i + MAX_OFFSETS_PER_COMMIT);
-          await sendCommit(this.transport, this.retry, this.group, { memberId, memberEpoch }, chunk, signal);
+          await sendCommit(this.transport, this.retry, this.group, { memberId, memberEpoch }, chunk, signal, this.onRetry);
           for (const o of chunk) this.committed.set(tpKey(o.topic, o.partition), o.offset);
         }
         return;
