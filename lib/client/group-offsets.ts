@@ -42,6 +42,8 @@ export class GroupOffsets {
   private commits: Promise<void> = Promise.resolve();
   /** Aborted by `fence`: a commit on its retries when the membership is lost is not sent again. */
   private inFlight = new AbortController();
+  /** Told each committed chunk of offsets, after the server accepted it. */
+  readonly committedListeners: Array<(offsets: readonly TopicPartitionOffset[]) => void> = [];
 
   constructor(
     private readonly transport: Transport,
@@ -84,6 +86,13 @@ export class GroupOffsets {
     this.committed.clear();
   }
 
+  /** Processed offsets not committed yet (each the next offset to consume). */
+  uncommitted(): TopicPartitionOffset[] {
+    const offsets: TopicPartitionOffset[] = [];
+    for (const [k, offset] of this.processed) if (offset !== this.committed.get(k)) offsets.push({ ...parseTpKey(k), offset });
+    return offsets;
+  }
+
   /** Partitions with processing recorded. */
   partitions(): Array<{ topic: string; partition: number }> {
     return [...this.processed.keys()].map(parseTpKey);
@@ -118,6 +127,7 @@ export class GroupOffsets {
           const chunk = pending.slice(i, i + MAX_OFFSETS_PER_COMMIT);
           await sendCommit(this.transport, this.retry, this.group, { memberId, memberEpoch }, chunk, signal, this.onRetry);
           for (const o of chunk) this.committed.set(tpKey(o.topic, o.partition), o.offset);
+          for (const listener of this.committedListeners) listener(chunk);
         }
         return;
       } catch (error) {
