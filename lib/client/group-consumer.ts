@@ -129,6 +129,8 @@ export class GroupConsumer {
     });
     this.config = config;
     this.offsets.clear();
+    this.assigning$ = new AbortController();
+    this.halted = Promise.resolve();
     this.finished = deferred();
     this.stopping = undefined;
     const { groupId: group, assignor, sessionTimeoutMs, heartbeatIntervalMs } = this.options;
