@@ -153,7 +153,15 @@ export interface LocalServer {
 /** Serves the API on 127.0.0.1:`port` (0 for any free port). */
 export async function startServer(handlers: Handlers, port: number, invocables: Invocables = {}, host = '127.0.0.1'): Promise<LocalServer> {
   const pending = new Set<Promise<unknown>>();
-  const server: Server = createServer((req, res) => void handle(handlers, invocables, pending, req, res));
+  // SLUICE_LOG_LEVEL=info (or debug): one line per request, as `sluice -v` prints them.
+  const logRequests = ['info', 'debug'].includes((process.env.SLUICE_LOG_LEVEL ?? '').toLowerCase());
+  const server: Server = createServer((req, res) => {
+    if (logRequests) {
+      const started = performance.now();
+      res.once('finish', () => console.log(`${req.method} ${req.url} ${res.statusCode} ${Math.round(performance.now() - started)} ms`));
+    }
+    void handle(handlers, invocables, pending, req, res);
+  });
   // Long polls hold a request for up to 20 s; keep-alive sockets must outlive them.
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
