@@ -186,7 +186,7 @@ describe('sluice CLI', () => {
     it('reports an unreachable API as REQUEST_TIMED_OUT', async () => {
       const closed = await closedPort();
       const run = await sluice(['--retries', '0', 'topics', 'list'], undefined, `http://127.0.0.1:${closed}`);
-      expect(run).toMatchObject({ code: 1, stderr: `REQUEST_TIMED_OUT: No response from http://127.0.0.1:${closed}: ECONNREFUSED\n` });
+      expect(run).toMatchObject({ code: 1, stderr: `REQUEST_TIMED_OUT: Connection refused by http://127.0.0.1:${closed} (ECONNREFUSED): is the local stack running? Start it with \`npm start\`\n` });
     });
 
     it('rejects a bad option value with a usage error', async () => {
