@@ -65,9 +65,9 @@ interface HeadHint {
  * on without this one knowing. Invariants hold regardless: the commit is conditioned on
  * `nextOffset = hint`, so a stale hint only costs one failed attempt, which returns the
  * real head (ALL_OLD) to retry from; it can never assign a taken offset. The key holds the
- * topic incarnation's id, so a re-created topic never meets an old hint. (A hint for a
- * deleted incarnation meets an absent head, which the condition reads as offset 0: an append
- * racing a delete, test/integration/instances-topic-race.test.ts.) Tested with two
+ * topic incarnation's id, so a re-created topic never meets an old hint. A hint for a
+ * deleted incarnation meets an absent head; refusing that append is the commit condition's
+ * job, never the hint's (test/integration/instances-topic-race.test.ts). Tested with two
  * instances in test/integration/instances-caches.test.ts.
  */
 const knownHeads = new Map<string, HeadHint>();
