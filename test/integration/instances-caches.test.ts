@@ -32,7 +32,7 @@ async function produceOn(instance: number, topic: string, value: string): Promis
 }
 
 describe('per-instance caches in disagreement', () => {
-  it("sequencer's known heads: an instance whose cached head is 3 appends behind still assigns the next offset, never a taken one", async () => {
+  it("sequencer's known heads: an instance whose cached head is 3 appends behind still assigns the next offset, never a taken one", { timeout: 120_000 }, async () => {
     await api(stack.url, 'POST', '/v1/topics', { name: 'heads', partitions: 1 });
     const offsets = [await produceOn(0, 'heads', 'a')];
     // Instance 1 moves the head on; instance 0 still believes it is at 1.
@@ -64,7 +64,7 @@ describe('per-instance caches in disagreement', () => {
     expect(below.status).toBe(416);
     expect(below.body).toMatchObject({ error: 'OFFSET_OUT_OF_RANGE', logStartOffset: 5 });
     expect((await read('cached', 0, 5)).body.records.map((r: { offset: number }) => r.offset)).toEqual([5, 6, 7, 8, 9, 10, 11]);
-  });
+  }, 120_000);
 
   it("groups' topic cache: with one instance still seeing 2 partitions and another 4, no partition has two owners, and all 4 are shared once the cache expires", async () => {
     await api(stack.url, 'POST', '/v1/topics', { name: 'grown', partitions: 2 });

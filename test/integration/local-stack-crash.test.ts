@@ -140,5 +140,5 @@ describe('the local stack after kill -9 (npm start)', () => {
     process.kill(last.pid, 'SIGTERM');
     expect(await allGone([last.pid, last.dynamoPid, last.s3Pid])).toEqual([]);
     expect(readdirSync(dataDir), 'a clean stop releases the data directory').not.toContain('stack.json');
-  }, 400_000);
+  }, 600_000);
 });
