@@ -54,6 +54,17 @@ async function shutdown(code: number, reason?: string): Promise<never> {
   process.exit(code);
 }
 
+// A parent killed outright (npm, a terminal) sends no signal, and with `npm start` a shell
+// sits in between: watch every process that started this one, from the first moment (a
+// parent can die while the emulators are still starting).
+process.once('SIGINT', () => void shutdown(0));
+process.once('SIGTERM', () => void shutdown(0));
+const starters = ancestors();
+setInterval(() => {
+  const gone = starters.find((pid) => !alive(pid));
+  if (gone !== undefined) void shutdown(0, `process ${gone}, which started it, is gone`);
+}, 500).unref();
+
 try {
   if (!Number.isInteger(instances) || instances < 1) throw new Error(`SLUICE_INSTANCES must be a positive integer, got ${JSON.stringify(process.env.SLUICE_INSTANCES)}`);
   mkdirSync(dataDir, { recursive: true });
@@ -62,15 +73,6 @@ try {
   holdDataDir(dataDir, { pid: process.pid, dynamoPid: emulators.pids.dynamo, s3Pid: emulators.pids.s3 });
   void emulators.crashed.then((what) => shutdown(1, what));
   stack = await startStack({ emulators, tableName: process.env.SLUICE_TABLE ?? 'sluice', bucketName: process.env.SLUICE_BUCKET ?? 'sluice-local', port, compactIntervalMs, instances });
-  process.once('SIGINT', () => void shutdown(0));
-  process.once('SIGTERM', () => void shutdown(0));
-  // A parent killed outright (npm, a terminal) sends no signal, and with `npm start` a shell
-  // sits in between: watch every process that started this one.
-  const starters = ancestors();
-  setInterval(() => {
-    const gone = starters.find((pid) => !alive(pid));
-    if (gone !== undefined) void shutdown(0, `process ${gone}, which started it, is gone`);
-  }, 500).unref();
   console.log(`Sluice is ready at ${stack.url} (data in ${dataDir}, ${instances} instance${instances === 1 ? '' : 's'} of each function); Ctrl-C to stop.`);
 } catch (error) {
   const known = error instanceof JavaMissingError || error instanceof DataDirInUseError;
