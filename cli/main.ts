@@ -27,7 +27,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--auth <type>', 'none, or iam to sign requests with SigV4 (AWS default credential chain)').choices(['none', 'iam']).env('SLUICE_AUTH').default('none'))
     .addOption(new Option('--region <region>', 'AWS region for --auth iam (default: from the URL or AWS_REGION)'))
     .addOption(new Option('--retries <n>', 'retries of a failed request (default 10)').argParser(nonNegativeInteger))
-    .option('-v, --verbose', 'print stack traces with errors')
+    .option('-v, --verbose', 'log each request (method, path, status, ms) and print stack traces with errors')
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text), writeOut: (text) => process.stdout.write(text) });

@@ -6,7 +6,7 @@
 import { SluiceError } from '../errors.ts';
 import { checkConnection } from './connect.ts';
 import { lookupOffset } from './fetcher.ts';
-import { fetchCommitted } from './group-requests.ts';
+import { fetchCommitted, MAX_OFFSETS_PER_COMMIT, sendCommit } from './group-requests.ts';
 import { pathOf, type Transport } from './http.ts';
 import { ALTER_TOPIC_KEYS, checkOptionKeys, CREATE_TOPIC_KEYS, DELETE_RECORDS_KEYS, FETCH_OFFSETS_KEYS, TOPIC_HINTS } from './option-keys.ts';
 import type { ResolvedRetryOptions } from './options.ts';
@@ -153,5 +153,14 @@ export class Admin {
       this.retry,
     );
     return offsets;
+  }
+
+  /**
+   * Commits offsets for a group as an administrator (no member): each the next offset to
+   * consume. Only while the group has no live member (UNKNOWN_MEMBER_ID otherwise). Sent in
+   * requests of at most 99 offsets, so a large set is not applied atomically.
+   */
+  async commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    for (let i = 0; i < offsets.length; i += MAX_OFFSETS_PER_COMMIT) await sendCommit(this.transport, this.retry, group, undefined, offsets.slice(i, i + MAX_OFFSETS_PER_COMMIT));
   }
 }

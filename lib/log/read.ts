@@ -1,10 +1,10 @@
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { LIMITS } from '../config/defaults.ts';
 import { readBatchHeader, setBaseOffset, type BatchHeader } from '../codec/record-batch.ts';
 import { SluiceError } from '../errors.ts';
 import { sleep } from '../retry.ts';
 import type { Storage } from '../storage/clients.ts';
-import { HEAD_SK, indexSk, partitionPk, type HeadItem, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
+import { HEAD_SK, TOPICS_PK, indexSk, partitionPk, topicSk, type HeadItem, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
 import { MissingObjectError, readObjectRange, type SegmentCache } from '../storage/segment-cache.ts';
 import { headState, type PartitionState } from './topics.ts';
 
@@ -47,29 +47,55 @@ export async function readPartitionState(storage: Storage, topic: TopicItem, par
 }
 
 /**
+ * True when `entries` (sorted by last offset) are a torn view: the first does not hold
+ * `offset`, or one does not start right after the one before (an overlap or a gap). A merge
+ * swaps many entries in one transaction, but DynamoDB isolates a Query from a transaction
+ * only per item, so a Query racing a merge on AWS can see some old entries beside the
+ * merged one (duplicate offsets) or neither (skipped offsets). DynamoDB Local never shows it.
+ */
+export function isTornView(entries: readonly IndexEntryItem[], offset: number, highWatermark: number): boolean {
+  if (entries.length === 0) return offset < highWatermark;
+  if ((entries[0] as IndexEntryItem).baseOffset > offset) return true;
+  return entries.some((entry, i) => i > 0 && entry.baseOffset !== (entries[i - 1] as IndexEntryItem).lastOffset + 1);
+}
+
+/** Re-reads of a torn view before giving up with a retriable error. */
+const TORN_VIEW_ATTEMPTS = 5;
+
+function queryIndex(storage: Storage, pk: string, offset: number) {
+  return storage.ddb.send(
+    new QueryCommand({
+      TableName: storage.env.tableName,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': pk, ':from': indexSk(offset), ':to': 'S#~' },
+      ConsistentRead: true,
+      Limit: LIMITS.fetchIndexPageSize,
+    }),
+  );
+}
+
+/**
  * Reads whole batches from `offset` on: one consistent Query of the index (entries sort by
  * last offset, so the first one returned holds `offset`) alongside one read of the head,
- * then byte-range GETs of the objects, which are cached because they never change.
+ * then byte-range GETs of the objects, which are cached because they never change. A torn
+ * view of a merge in progress (isTornView) is read again.
  */
 export async function readPartition(storage: Storage, topic: TopicItem, partition: number, offset: number, options: ReadOptions): Promise<ReadResult> {
   const pk = partitionPk(topic.topicId, partition);
-  const [head, page] = await Promise.all([
-    readHead(storage, pk),
-    storage.ddb.send(
-      new QueryCommand({
-        TableName: storage.env.tableName,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':pk': pk, ':from': indexSk(offset), ':to': 'S#~' },
-        ConsistentRead: true,
-        Limit: LIMITS.fetchIndexPageSize,
-      }),
-    ),
-  ]);
-  const state = headState(partition, head);
-  if (offset < state.logStartOffset || offset > state.highWatermark) throw offsetOutOfRange(offset, state);
+  let state: PartitionState;
+  let entries: IndexEntryItem[];
+  for (let attempt = 1; ; attempt++) {
+    const [head, page] = await Promise.all([readHead(storage, pk), queryIndex(storage, pk, offset)]);
+    state = headState(partition, head);
+    if (offset < state.logStartOffset || offset > state.highWatermark) throw offsetOutOfRange(offset, state);
+    const highWatermark = state.highWatermark;
+    // The query may see commits newer than the head it ran beside; those wait for the next fetch.
+    entries = ((page.Items ?? []) as IndexEntryItem[]).filter((e) => e.lastOffset < highWatermark && e.lastOffset >= offset);
+    if (!isTornView(entries, offset, highWatermark)) break;
+    if (attempt >= TORN_VIEW_ATTEMPTS) throw new SluiceError('CONCURRENT_TRANSACTIONS', `The index of partition ${partition} is being rewritten by compaction; retry the fetch`);
+    await sleep(10 * attempt);
+  }
   const bounds = { highWatermark: state.highWatermark, logStartOffset: state.logStartOffset };
-  // The query may see commits newer than the head it ran beside; those wait for the next fetch.
-  const entries = ((page.Items ?? []) as IndexEntryItem[]).filter((e) => e.lastOffset < state.highWatermark && e.lastOffset >= offset);
   const maxBytes = Math.min(options.maxBytes, LIMITS.maxFetchResponseBytes);
   const chosen: IndexEntryItem[] = [];
   let planned = 0;
@@ -123,16 +149,47 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   return results;
 }
 
+/** How often a long poll also checks that its topic still exists (each check: one more item read). */
+const LONG_POLL_TOPIC_CHECK_MS = 1000;
+
 /**
  * Long poll: waits up to `waitMs` for the high watermark to pass `offset`, re-reading only
- * the head (cheap) every LIMITS.longPollIntervalMs.
+ * the head every LIMITS.longPollIntervalMs, and about once a second with it, in the same
+ * BatchGetItem, the topic item: a topic deleted (or re-created) meanwhile ends the wait
+ * within a second with UNKNOWN_TOPIC_OR_PARTITION, not after the full wait on a dead incarnation.
  */
 export async function waitForData(storage: Storage, topic: TopicItem, partition: number, offset: number, waitMs: number): Promise<void> {
   const deadline = Date.now() + waitMs;
   const pk = partitionPk(topic.topicId, partition);
+  let topicCheckDueMs = Date.now() + LONG_POLL_TOPIC_CHECK_MS;
   while (Date.now() < deadline) {
-    const state = headState(partition, await readHead(storage, pk));
+    let head: HeadItem | undefined;
+    if (Date.now() < topicCheckDueMs) {
+      head = await readHead(storage, pk);
+    } else {
+      const read = await readHeadAndTopicId(storage, pk, topic.name);
+      if (read.topicId !== topic.topicId) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${JSON.stringify(topic.name)} was deleted while the fetch waited`);
+      head = read.head;
+      topicCheckDueMs = Date.now() + LONG_POLL_TOPIC_CHECK_MS;
+    }
+    const state = headState(partition, head);
     if (state.highWatermark > offset || offset < state.logStartOffset) return;
     await sleep(Math.min(LIMITS.longPollIntervalMs, Math.max(0, deadline - Date.now())));
   }
+}
+
+/** One consistent BatchGetItem of a partition's head and its topic's live topicId (undefined: deleted). */
+async function readHeadAndTopicId(storage: Storage, pk: string, topicName: string): Promise<{ head: HeadItem | undefined; topicId: string | undefined }> {
+  const table = storage.env.tableName;
+  const found: Record<string, unknown>[] = [];
+  let pending: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
+    [table]: { Keys: [{ pk, sk: HEAD_SK }, { pk: TOPICS_PK, sk: topicSk(topicName) }], ConsistentRead: true },
+  };
+  while (pending !== undefined && Object.keys(pending).length > 0) {
+    const result = await storage.ddb.send(new BatchGetCommand({ RequestItems: pending }));
+    found.push(...(result.Responses?.[table] ?? []));
+    pending = result.UnprocessedKeys as typeof pending;
+  }
+  const topicItem = found.find((item) => item.pk === TOPICS_PK);
+  return { head: found.find((item) => item.pk === pk) as HeadItem | undefined, topicId: typeof topicItem?.topicId === 'string' ? topicItem.topicId : undefined };
 }
