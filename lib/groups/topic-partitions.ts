@@ -6,6 +6,12 @@ import type { TopicItem } from '../storage/schema.ts';
  * Partition counts as group coordination sees them, cached per process for a few seconds,
  * as a Kafka client caches metadata: keeps a steady-state heartbeat at one read (the group
  * Query) and one write, and picks up a raised partition count within the TTL.
+ * Staleness: up to TTL_MS per instance, and instances disagree meanwhile (one still sees
+ * the old count). Ownership stays safe: a partition is handed out only when no live member
+ * holds it as assigned or owned, whatever count computed the target, and every hand-out is
+ * conditional on META's version. The cost is churn: heartbeats on instances that disagree
+ * recompute the target back and forth until the TTL passes. Tested with two instances in
+ * test/integration/instances-caches.test.ts.
  */
 const TTL_MS = 5_000;
 const cache = new Map<string, { topic: TopicItem | undefined; readAtMs: number }>();
