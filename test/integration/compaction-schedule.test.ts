@@ -71,7 +71,7 @@ describe('DeleteRecords past more than 49 segments', () => {
   it('is applied by the next pass: 60 one-record segments, DeleteRecords to 55', async () => {
     await createTopic('trim60', { 'retention.ms': -1 });
     for (let i = 0; i < 60; i++) await produce('trim60', `v${i}`);
-    expect((await api(stack.url, 'POST', '/v1/topics/trim60/partitions/0/delete-records', { offset: 55 })).body).toEqual({ lowWatermark: 55 });
+    expect((await api(stack.url, 'POST', '/v1/topics/trim60/partitions/0/delete-records', { offset: 55 })).body).toEqual({ logStartOffset: 55, lowWatermark: 55 });
     await discoverOnNextPass();
     const reports = await compactAll(stack.storage, { settings: { mergeMinSegments: 1_000_000 } });
     const report = reports.find((r) => r.topic === 'trim60');
