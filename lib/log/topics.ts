@@ -166,7 +166,7 @@ export async function alterTopic(storage: Storage, name: string, input: AlterTop
 }
 
 /** Deletes a topic: the name is free at once; its index entries, then its objects, go next. */
-export async function deleteTopic(storage: Storage, name: string): Promise<void> {
+export async function deleteTopic(storage: Storage, name: string): Promise<TopicItem> {
   const topic = await getTopic(storage, name);
   try {
     await storage.ddb.send(
@@ -182,4 +182,5 @@ export async function deleteTopic(storage: Storage, name: string): Promise<void>
     throw error;
   }
   await purgeTopicData(storage, topic);
+  return topic;
 }
