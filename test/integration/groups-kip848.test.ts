@@ -129,6 +129,7 @@ describe('revocation (KIP-848)', () => {
 
   it('fences a member past its rebalance timeout from another member\'s heartbeat, even if it stopped heartbeating', async () => {
     const a = await beat('rt2', { memberId: 'a', memberEpoch: 0, subscribedTopics: ['k2'], rebalanceTimeoutMs: 500, sessionTimeoutMs: 30_000 });
+    expect(keys(a.body.assignment)).toEqual(['k2:0', 'k2:1']);
     const b = await beat('rt2', { memberId: 'b', memberEpoch: 0, subscribedTopics: ['k2'] });
     await beat('rt2', { memberId: 'a', memberEpoch: a.body.memberEpoch, ownedPartitions: a.body.assignment });
     await new Promise((r) => setTimeout(r, 600));
