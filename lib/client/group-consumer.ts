@@ -101,8 +101,8 @@ export class GroupConsumer {
     this.offsets.clear();
     this.finished = deferred();
     this.stopping = undefined;
-    const { groupId: group, assignor, sessionTimeoutMs, heartbeatIntervalMs } = this.options;
-    this.coordinator = new GroupCoordinator(this.transport, { group, topics: this.topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, retry: this.options }, this.membership());
+    const { groupId: group, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.options;
+    this.coordinator = new GroupCoordinator(this.transport, { group, topics: this.topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, retry: this.options }, this.membership());
     this.state = 'running';
     try {
       await this.coordinator.start();
@@ -203,19 +203,24 @@ export class GroupConsumer {
       assigned: (partitions) => this.assigned(partitions),
       revoked: async (partitions) => {
         await this.engine.removePartitions(partitions);
+        // Fenced while the handlers were stopping (past the rebalance timeout): the partitions
+        // may be someone else's already, so they are lost, not revoked, and nothing is committed.
+        if (!partitions.every((p) => this.coordinator?.holds(p.topic, p.partition) === true)) return this.lostPartitions(partitions);
         // The server releases the partitions on the next heartbeat: commit before it. Best
         // effort: if the commit fails, the next owner starts from the last commit (at least once).
         if (this.options.autoCommit) await this.offsets.commitProcessed(partitions, 'releasing').catch(() => {});
         await this.config.onPartitionsRevoked?.(partitions);
         for (const p of partitions) this.offsets.forget(p.topic, p.partition);
       },
-      lost: async (partitions) => {
-        await this.engine.removePartitions(partitions);
-        for (const p of partitions) this.offsets.forget(p.topic, p.partition);
-        await (this.config.onPartitionsLost ?? this.config.onPartitionsRevoked)?.(partitions);
-      },
+      lost: (partitions) => this.lostPartitions(partitions),
       failed: (error) => void this.crash(error),
     };
+  }
+
+  private async lostPartitions(partitions: TopicPartition[]): Promise<void> {
+    await this.engine.removePartitions(partitions);
+    for (const p of partitions) this.offsets.forget(p.topic, p.partition);
+    await (this.config.onPartitionsLost ?? this.config.onPartitionsRevoked)?.(partitions);
   }
 
   private async assigned(partitions: TopicPartition[]): Promise<void> {

@@ -46,6 +46,7 @@ export interface CoordinatorConfig {
   assignor: GroupAssignor | undefined;
   sessionTimeoutMs: number | undefined;
   heartbeatIntervalMs: number | undefined;
+  rebalanceTimeoutMs: number | undefined;
   retry: ResolvedRetryOptions;
 }
 
@@ -205,7 +206,7 @@ export class GroupCoordinator {
 
   private body(): HeartbeatBody {
     if (this.epoch > 0) return { memberId: this.memberId, memberEpoch: this.epoch, ownedPartitions: groupByTopic(this.owned) };
-    const { topics, assignor, sessionTimeoutMs, heartbeatIntervalMs } = this.config;
+    const { topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.config;
     return {
       memberId: this.memberId,
       memberEpoch: 0,
@@ -214,6 +215,7 @@ export class GroupCoordinator {
       ...(assignor === undefined ? {} : { assignor }),
       ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }),
       ...(heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs }),
+      ...(rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeoutMs }),
     };
   }
 

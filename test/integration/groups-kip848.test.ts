@@ -23,15 +23,6 @@ function keys(list: TP): string[] {
   return list.flatMap((t) => t.partitions.map((p) => `${t.topic}:${p}`)).sort();
 }
 
-function owned(list: string[]): TP {
-  const byTopic = new Map<string, number[]>();
-  for (const k of list) {
-    const [topic, p] = k.split(':') as [string, string];
-    byTopic.set(topic, [...(byTopic.get(topic) ?? []), Number(p)]);
-  }
-  return [...byTopic].map(([topic, partitions]) => ({ topic, partitions }));
-}
-
 async function commit(group: string, memberId: string | undefined, memberEpoch: number | undefined, offsets: Array<{ topic: string; partition: number; offset: number }>) {
   return api(stack.url, 'POST', `/v1/groups/${group}/offsets`, { ...(memberId === undefined ? {} : { memberId, memberEpoch }), offsets });
 }
