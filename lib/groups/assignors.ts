@@ -131,19 +131,16 @@ function balanceSticky(members: string[], partitions: TopicPartitionKey[], curre
   }
   const counts = new Map(members.map((id) => [id, 0]));
   for (const id of owner.values()) counts.set(id, (counts.get(id) ?? 0) + 1);
-  for (const tp of partitions) {
-    if (owner.has(tp)) continue;
-    const below = members.filter((id) => (counts.get(id) ?? 0) < (quota.get(id) ?? base));
-    const pool = below.length > 0 ? below : members.filter((id) => withExtra > 0 && (quota.get(id) ?? base) === base);
-    const choices = pool.length > 0 ? pool : members;
-    choices.sort((a, b) => (counts.get(a) ?? 0) - (counts.get(b) ?? 0) || (load.get(a) ?? 0) - (load.get(b) ?? 0) || (a < b ? -1 : 1));
-    const id = choices[0] as string;
-    if ((counts.get(id) ?? 0) >= (quota.get(id) ?? base)) {
-      quota.set(id, (quota.get(id) ?? base) + 1);
-      withExtra--;
-    }
-    owner.set(tp, id);
-    counts.set(id, (counts.get(id) ?? 0) + 1);
+  // Fill members up to their quota, then hand the remaining extras out one each: O(n + m log m).
+  const order = [...members].sort((a, b) => (counts.get(a) ?? 0) - (counts.get(b) ?? 0) || (load.get(a) ?? 0) - (load.get(b) ?? 0) || (a < b ? -1 : 1));
+  const free = partitions.filter((tp) => !owner.has(tp));
+  let next = 0;
+  for (const id of order) {
+    for (let n = counts.get(id) ?? 0; n < (quota.get(id) ?? base) && next < free.length; n++) owner.set(free[next++] as TopicPartitionKey, id);
+  }
+  for (const id of order) {
+    if (next >= free.length) break;
+    if ((quota.get(id) ?? base) === base) owner.set(free[next++] as TopicPartitionKey, id);
   }
   const result = new Map<string, TopicPartitionKey[]>(members.map((id) => [id, []]));
   for (const tp of partitions) {

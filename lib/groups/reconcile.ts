@@ -147,7 +147,7 @@ export function reconcile(group: string, readMeta: GroupMeta | undefined, readMe
       if (isLive(existing, nowMs)) metaChanged = true;
     }
     if (!metaChanged) return { kind: 'accepted', response: response(meta, -1, []), meta: undefined, member: undefined, others };
-    const rejection = recompute(meta, live, topics);
+    const rejection = recompute(bumpEpoch(meta), live, topics);
     if (rejection !== undefined) return { kind: 'rejected', ...rejection };
     return { kind: 'accepted', response: response(meta, -1, []), meta: bump(meta), member: undefined, others };
   }

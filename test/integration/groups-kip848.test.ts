@@ -2,6 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.ts';
 import { api, startTestStack } from '../support/stack.ts';
 import { ProtocolMember, type Ownership } from '../support/group-member.ts';
+import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { assign } from '../../lib/groups/assignors.ts';
+import { newGroupMeta } from '../../lib/groups/reconcile.ts';
+import type { Member } from '../../lib/groups/schema.ts';
+import { memberToItem, metaToItem } from '../../lib/groups/store.ts';
 
 let stack: LocalStack;
 beforeAll(async () => {
@@ -221,5 +226,38 @@ describe('group size limits', () => {
     const res = await beat('too-wide', { memberId: 'a', memberEpoch: 0, subscribedTopics: topics });
     expect(res).toMatchObject({ status: 400, body: { error: 'INVALID_REQUEST' } });
     expect(res.body.message).toContain('10000 partitions');
+  });
+
+  it('keeps a group at its limits working: 500 members with 255-character ids on 10 topics of 1000 partitions with 249-character names', async () => {
+    // Prepare: the stable group, written directly.
+    const topics = Array.from({ length: 10 }, (_, i) => `${'L'.repeat(248)}${i}`);
+    const groupTopics = [];
+    for (const name of topics) {
+      const res = await api(stack.url, 'POST', '/v1/topics', { name, partitions: 1000 });
+      groupTopics.push({ name, topicId: res.body.topicId as string, partitions: 1000 });
+    }
+    const ids = Array.from({ length: 500 }, (_, i) => `${i}-`.padEnd(255, 'm'));
+    const target = assign('uniform', { subscriptions: new Map(ids.map((id) => [id, topics])), partitionCounts: new Map(topics.map((t) => [t, 1000])), current: new Map() });
+    const nowMs = Date.now();
+    const meta = { ...newGroupMeta('limits'), groupEpoch: 1, assignmentEpoch: 1, topics: groupTopics, target, sessionTimeoutMs: 120_000, version: 1 };
+    const members: Member[] = ids.map((memberId) => ({
+      memberId, memberEpoch: 1, previousMemberEpoch: 0, subscribedTopics: topics, assignor: 'uniform', assigned: target.get(memberId) ?? [], revoking: [],
+      revokeDeadlineMs: 0, rebalanceTimeoutMs: 300_000, fenced: false, assignmentVersion: 1, expiresAtMs: nowMs + 120_000, lastHeartbeatMs: nowMs, joinedAtMs: nowMs,
+    }));
+    const { ddb, env } = stack.storage;
+    await ddb.send(new PutCommand({ TableName: env.tableName, Item: metaToItem(meta) }));
+    for (let i = 0; i < members.length; i += 25) {
+      await ddb.send(new BatchWriteCommand({ RequestItems: { [env.tableName]: members.slice(i, i + 25).map((m) => ({ PutRequest: { Item: memberToItem('limits', m) } })) } }));
+    }
+    // Act and assess: a steady heartbeat, a 501st join, and a leave that recomputes the target for 499.
+    const steady = await beat('limits', { memberId: ids[7], memberEpoch: 1, ownedPartitions: [] });
+    expect(steady.status).toBe(200);
+    expect(keys(steady.body.assignment)).toHaveLength(20);
+    expect(await beat('limits', { memberId: 'one-too-many', memberEpoch: 0, subscribedTopics: topics })).toMatchObject({ status: 409, body: { error: 'GROUP_MAX_SIZE_REACHED' } });
+    const left = await beat('limits', { memberId: ids[0], memberEpoch: -1 });
+    expect(left.status).toBe(200);
+    const described = await api(stack.url, 'GET', '/v1/groups/limits');
+    expect(described.body.members).toHaveLength(499);
+    expect(described.body.groupEpoch).toBe(2);
   });
 });
