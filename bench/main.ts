@@ -11,7 +11,7 @@ import { PARTITIONS, benchEmulatorsOnly, benchFetch, benchProduce, benchProduceS
 import { benchClient, formatClientBench } from './client.ts';
 import { benchCompaction, dayOfTraffic } from './compaction.ts';
 import { benchGroupCosts } from './group-costs.ts';
-import { benchGroups, formatGroupsBench } from './groups.ts';
+import { benchGroups, benchHeartbeatScaling, formatGroupsBench, formatHeartbeatScaling } from './groups.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 32);
@@ -77,6 +77,7 @@ try {
   console.log('\n## Consumer groups\n');
   const costs = await benchGroupCosts(stack);
   console.log(`${costs.members} members, 6 partitions, stable: DynamoDB requests per heartbeat ${JSON.stringify(costs.dynamoPerHeartbeat)}, per commit (2 partitions) ${JSON.stringify(costs.dynamoPerCommit)}\n`);
+  console.log(`Steady heartbeat by group size (one 1000-partition topic):\n\n${formatHeartbeatScaling(await benchHeartbeatScaling(stack))}\n`);
   console.log(formatGroupsBench(await benchGroups(stack.url)));
   await stack.close();
 } finally {
