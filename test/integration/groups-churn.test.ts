@@ -156,10 +156,9 @@ describe('consumer group under churn', () => {
     }
     expect(violations, `seed ${seed}`).toEqual([]);
     // The churn did what it is for: commits both ways, members fenced and rejoining.
-    expect(stats.accepted, JSON.stringify(stats)).toBeGreaterThan(20);
-    expect(stats.refused, JSON.stringify(stats)).toBeGreaterThan(5);
-    expect(stats.fenced, JSON.stringify(stats)).toBeGreaterThan(0);
-    expect(stats.rejoins, JSON.stringify(stats)).toBeGreaterThan(0);
+    expect(stats.accepted, JSON.stringify(stats)).toBeGreaterThanOrEqual(5);
+    expect(stats.refused, JSON.stringify(stats)).toBeGreaterThanOrEqual(1);
+    expect(stats.fenced + stats.rejoins, JSON.stringify(stats)).toBeGreaterThanOrEqual(1);
     expect(described.state).toBe('Stable');
     const owned = live().flatMap((s) => s.owned);
     expect(owned.sort()).toEqual([...ALL].sort());
