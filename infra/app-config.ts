@@ -6,6 +6,7 @@
  *
  *   context key               env variable                value
  *   sluice:authorization      SLUICE_AUTHORIZATION        iam | jwt | none
+ *   sluice:acknowledgeUnauthenticated  SLUICE_ACKNOWLEDGE_UNAUTHENTICATED  true, required with none
  *   sluice:jwtIssuer          SLUICE_JWT_ISSUER           https URL
  *   sluice:jwtAudience        SLUICE_JWT_AUDIENCE         comma-separated audiences
  *   sluice:removalPolicy      SLUICE_REMOVAL_POLICY       retain | destroy
@@ -16,7 +17,8 @@
  * being ignored, so nobody believes it still bounds storage.
  */
 import { RemovalPolicy } from 'aws-cdk-lib';
-import type { SluiceAuthorization, SluiceClusterProps } from './cluster-props.ts';
+import { SluiceAuthorization } from './authorization.ts';
+import type { SluiceClusterProps } from './cluster-props.ts';
 
 type Lookup = (contextKey: string, envName: string) => string | undefined;
 
@@ -27,6 +29,33 @@ export function settingsLookup(context: (key: string) => unknown, env: NodeJS.Pr
     return trimmed === '' ? undefined : trimmed;
   };
   return (contextKey, envName) => text(context(contextKey)) ?? text(env[envName]);
+}
+
+/** The authorization the settings ask for; undefined leaves the construct's default (IAM). */
+function authorizationFrom(lookup: Lookup): SluiceAuthorization | undefined {
+  const mode = lookup('sluice:authorization', 'SLUICE_AUTHORIZATION');
+  const issuer = lookup('sluice:jwtIssuer', 'SLUICE_JWT_ISSUER');
+  const audience = lookup('sluice:jwtAudience', 'SLUICE_JWT_AUDIENCE');
+  if (mode !== 'jwt' && (issuer !== undefined || audience !== undefined)) {
+    throw new Error(`sluice:jwtIssuer / sluice:jwtAudience need sluice:authorization=jwt, got ${JSON.stringify(mode ?? 'iam')}`);
+  }
+  switch (mode) {
+    case undefined:
+      return undefined;
+    case 'iam':
+      return SluiceAuthorization.iam();
+    case 'jwt':
+      return SluiceAuthorization.jwt({ issuer: issuer ?? '', audience: audience === undefined ? [] : audience.split(',').map((a) => a.trim()) });
+    case 'none': {
+      const acknowledged = lookup('sluice:acknowledgeUnauthenticated', 'SLUICE_ACKNOWLEDGE_UNAUTHENTICATED') === 'true';
+      if (!acknowledged) {
+        throw new Error('sluice:authorization=none deploys an API anyone can call, topic deletion included; add -c sluice:acknowledgeUnauthenticated=true (or SLUICE_ACKNOWLEDGE_UNAUTHENTICATED=true) to confirm');
+      }
+      return SluiceAuthorization.none({ acknowledgeUnauthenticated: true });
+    }
+    default:
+      throw new Error(`Invalid sluice:authorization / SLUICE_AUTHORIZATION: expected 'iam', 'jwt' or 'none', got ${JSON.stringify(mode)}`);
+  }
 }
 
 /** The cluster props the settings ask for; validation is left to SluiceCluster, which quotes bad values. */
@@ -41,11 +70,8 @@ export function clusterPropsFrom(lookup: Lookup): SluiceClusterProps {
   if (removedDays !== undefined) {
     throw new Error(`sluice:maxRetentionDays / SLUICE_MAX_RETENTION_DAYS was removed (got ${JSON.stringify(removedDays)}): S3 lifecycle now follows each topic's retention.ms, see docs/DEPLOY.md`);
   }
-  const audience = lookup('sluice:jwtAudience', 'SLUICE_JWT_AUDIENCE');
   const props: Record<string, unknown> = {
-    authorization: lookup('sluice:authorization', 'SLUICE_AUTHORIZATION') as SluiceAuthorization | undefined,
-    jwtIssuer: lookup('sluice:jwtIssuer', 'SLUICE_JWT_ISSUER'),
-    jwtAudience: audience?.split(',').map((a) => a.trim()),
+    authorization: authorizationFrom(lookup),
     removalPolicy,
     namePrefix: lookup('sluice:namePrefix', 'SLUICE_NAME_PREFIX'),
   };

@@ -1,12 +1,13 @@
 /**
  * One of a cluster's Lambda functions, built the same way for every handler under
  * functions/: its own log group, its own role holding FUNCTION_ACCESS's statements and
- * nothing else, Node.js 22 on arm64, JSON logs, the shared esbuild bundling.
+ * nothing else, Node.js 24 on arm64, JSON logs, the shared esbuild bundling.
  */
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, LoggingFormat, Runtime } from 'aws-cdk-lib/aws-lambda';
+import { Architecture, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { NodejsFunction, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -26,11 +27,22 @@ export interface ClusterFunctionOptions {
    * @default - Lambda's: 2
    */
   readonly retryAttempts?: number;
+  /**
+   * How long an asynchronous invocation may wait in Lambda's queue, 1 minute to 6 hours.
+   * @default - Lambda's: 6 hours
+   */
+  readonly maxEventAge?: Duration;
+  /** Whether the function sends traces to X-Ray. */
+  readonly tracing: boolean;
+  /** A customer-managed key encrypting the bucket and table, which the function must be able to use. */
+  readonly encryptionKey: IKey | undefined;
   readonly logRetention: RetentionDays;
   readonly removalPolicy: RemovalPolicy;
   readonly bucket: IBucket;
   readonly table: ITable;
   readonly bundling: BundlingOptions;
+  /** The `service` dimension of the function's metrics and logs: the cluster's name prefix. */
+  readonly serviceName: string;
 }
 
 /** `compact` → `Compact`: how function names appear in construct ids and alarm names. */
@@ -47,23 +59,30 @@ export function createClusterFunction(scope: Construct, options: ClusterFunction
   const role = new Role(scope, `${label}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com'), description: `Sluice ${name} function` });
   logGroup.grantWrite(role);
   grantFunctionAccess(role, name, options.bucket, options.table);
+  // Exact actions, no wildcards: S3 (SSE-KMS) and DynamoDB need data keys and decryption.
+  options.encryptionKey?.grant(role, 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey');
   const fn = new NodejsFunction(scope, `${label}Function`, {
     description: options.description,
     entry: functionEntry(name),
     handler: 'handler',
-    runtime: Runtime.NODEJS_22_X,
+    runtime: Runtime.NODEJS_24_X,
     architecture: Architecture.ARM_64,
     memorySize: options.memorySizeMb,
     timeout: options.timeout,
     reservedConcurrentExecutions: options.reservedConcurrency,
     ...(options.retryAttempts === undefined ? {} : { retryAttempts: options.retryAttempts }),
+    ...(options.maxEventAge === undefined ? {} : { maxEventAge: options.maxEventAge }),
+    tracing: options.tracing ? Tracing.ACTIVE : Tracing.DISABLED,
     role,
     logGroup,
     loggingFormat: LoggingFormat.JSON,
+    // The platform's START/END/REPORT lines cost ingestion on every invocation; keep warnings.
+    systemLogLevelV2: SystemLogLevel.WARN,
     environment: {
       SLUICE_TABLE: options.table.tableName,
       SLUICE_BUCKET: options.bucket.bucketName,
       NODE_OPTIONS: '--enable-source-maps',
+      POWERTOOLS_SERVICE_NAME: options.serviceName,
     },
     bundling: options.bundling,
   });

@@ -2,8 +2,8 @@
  * Alarms and a dashboard for one cluster: per function errors, throttles and p99 duration;
  * the API's 5xx answers; DynamoDB throttling. Thresholds are starting points, stated here.
  */
-import { Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Dashboard, GraphWidget, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Aws, Duration } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Dashboard, GraphWidget, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Operation, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -16,8 +16,18 @@ import type { ClusterFunctionName } from './cluster-props.ts';
 export interface MonitoredFunction {
   readonly name: ClusterFunctionName;
   readonly fn: IFunction;
-  /** The function's timeout; its p99 duration alarm fires at DURATION_ALARM_FRACTION of it. */
+  /** The function's timeout; see durationAlarmThresholdMs. */
   readonly timeout: Duration;
+}
+
+/**
+ * p99 duration in ms above which a function's duration alarm fires. Fetch long-polls for
+ * up to 20 s by design and compact runs whole passes, so theirs sit at
+ * DURATION_ALARM_FRACTION of the timeout; the others answer in tens of milliseconds, and a
+ * p99 of seconds already means a slow dependency or a retry storm.
+ */
+export function durationAlarmThresholdMs(name: ClusterFunctionName, timeout: Duration): number {
+  return name === 'fetch' || name === 'compact' ? Math.round(timeout.toMilliseconds() * DURATION_ALARM_FRACTION) : SHORT_FUNCTION_P99_ALARM_MS;
 }
 
 export interface ClusterMonitoringProps {
@@ -26,6 +36,8 @@ export interface ClusterMonitoringProps {
   readonly api: HttpApi;
   readonly table: ITable;
   readonly alarmTopic: ITopic | undefined;
+  /** Requests the functions answered 429 (the application metric `Throttled`). */
+  readonly throttled: IMetric;
 }
 
 const PERIOD = Duration.minutes(5);
@@ -35,6 +47,14 @@ const PERIOD = Duration.minutes(5);
  * For compact (10 minutes, 8.5 min) it warns that full passes approach the timeout.
  */
 export const DURATION_ALARM_FRACTION = 0.85;
+/** p99 alarm threshold of admin, produce and groups: a commit or heartbeat takes tens of ms. */
+export const SHORT_FUNCTION_P99_ALARM_MS = 5_000;
+/**
+ * 429 answers per 5 minutes, in each of 3 periods, before the throttling alarm fires: about
+ * one a second, sustained. Single 429s are backpressure clients retry; a steady stream means
+ * a hot partition or a table at its limits.
+ */
+export const THROTTLED_THRESHOLD = 300;
 /** 5xx answers per 5 minutes before the API alarm fires; a single one is often a client race. */
 export const API_5XX_THRESHOLD = 5;
 /**
@@ -76,7 +96,7 @@ export class ClusterMonitoring extends Construct {
 
     for (const { name, fn, timeout } of props.functions) {
       const label = capitalized(name);
-      const durationThresholdMs = Math.round(timeout.toMilliseconds() * DURATION_ALARM_FRACTION);
+      const durationThresholdMs = durationAlarmThresholdMs(name, timeout);
       // API handlers answer errors as HTTP responses, so their Lambda errors are crashes,
       // timeouts and out-of-memories; compact has no caller to answer and throws.
       const errors =
@@ -89,10 +109,17 @@ export class ClusterMonitoring extends Construct {
         `${label}DurationP99`,
         fn.metricDuration({ period: PERIOD, statistic: 'p99' }),
         durationThresholdMs,
-        `The ${name} function's p99 duration is at ${DURATION_ALARM_FRACTION * 100}% of its timeout for 15 minutes`,
+        `The ${name} function's p99 duration has been at or above ${durationThresholdMs} ms for 15 minutes`,
         3,
       );
     }
+    const compact = props.functions.find((f) => f.name === 'compact');
+    if (compact !== undefined) {
+      // Lambda drops a queued asynchronous invocation past its maxEventAge or when its queue is throttled.
+      const dropped = new Metric({ namespace: 'AWS/Lambda', metricName: 'AsyncEventsDropped', dimensionsMap: { FunctionName: compact.fn.functionName }, period: PERIOD, statistic: 'Sum' });
+      alarm('CompactAsyncEventsDropped', dropped, 1, 'Queued one-partition compaction requests were dropped in each of 15 minutes: compaction is not keeping up with produce', 3);
+    }
+    alarm('Throttled', props.throttled, THROTTLED_THRESHOLD, `Requests were answered 429 at ${THROTTLED_THRESHOLD} per 5 minutes for 15 minutes: a hot partition or a table at its limits`, 3);
     alarm('Api5xx', props.api.metricServerError({ period: PERIOD, statistic: 'Sum' }), API_5XX_THRESHOLD, 'The API answered 5xx; see the functions\u2019 logs');
     const throttled = props.table.metricThrottledRequestsForOperations({ operations: TABLE_OPERATIONS, period: PERIOD });
     alarm('TableThrottles', throttled, 1, 'DynamoDB throttled requests to the table (hot partition or account limit)');
@@ -100,7 +127,8 @@ export class ClusterMonitoring extends Construct {
     const functions = props.functions.map((f) => f.fn);
     const perFunction = (title: string, metric: (fn: IFunction) => IMetric): GraphWidget => new GraphWidget({ title, width: 8, left: functions.map(metric) });
     this.dashboard = new Dashboard(this, 'Dashboard', {
-      dashboardName: namePrefix,
+      // Dashboards are global to the account: the region keeps two regions' clusters apart.
+      dashboardName: `${namePrefix}-${Aws.REGION}`,
       widgets: [
         [
           new GraphWidget({ title: 'API requests', width: 8, left: [props.api.metricCount({ period: PERIOD })] }),

@@ -5,10 +5,10 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
+import { SluiceAuthorization } from './authorization.ts';
 import { ROUTES, routeKey, type FunctionName, type RouteSpec } from '../lib/http/routes.ts';
-
-/** How callers of the HTTP API prove who they are. */
-export type SluiceAuthorization = 'iam' | 'jwt' | 'none';
 
 export interface SluiceClusterProps {
   /**
@@ -36,22 +36,13 @@ export interface SluiceClusterProps {
    */
   readonly logRetention?: RetentionDays;
   /**
-   * How API callers authenticate. `iam`: SigV4-signed requests, allowed by the grant
-   * methods; `jwt`: a bearer token from `jwtIssuer` for `jwtAudience`; `none`: anyone who
-   * can reach the URL (only for tests and LocalStack).
-   * @default 'iam'
+   * How API callers authenticate: `SluiceAuthorization.iam()` (SigV4, allowed per principal
+   * by the grant methods), `.jwt({ issuer, audience })` (bearer tokens, each route requiring
+   * a `sluice/produce`, `sluice/consume` or `sluice/admin` scope), or
+   * `.none({ acknowledgeUnauthenticated: true })` (anyone who reaches the URL; synth warns).
+   * @default SluiceAuthorization.iam()
    */
   readonly authorization?: SluiceAuthorization;
-  /**
-   * Token issuer URL (https) when authorization is `jwt`, e.g. a Cognito user pool's.
-   * @default - none; required when authorization is `jwt`
-   */
-  readonly jwtIssuer?: string;
-  /**
-   * Accepted `aud` (or Cognito `client_id`) values when authorization is `jwt`.
-   * @default - none; required when authorization is `jwt`
-   */
-  readonly jwtAudience?: readonly string[];
   /**
    * Memory of the admin function (topics and health), 128-10240 MiB.
    * @default 256
@@ -99,15 +90,50 @@ export interface SluiceClusterProps {
    */
   readonly groupsReservedConcurrency?: number;
   /**
-   * Steady-state requests per second the API's default stage admits before answering 429.
+   * Steady-state requests per second that each route admits before API Gateway answers 429.
+   * HTTP APIs apply the stage's default route throttling to every route separately, so the
+   * API as a whole admits up to this many per route; the account-wide limit per region
+   * (10,000 requests per second by default) caps the sum.
    * @default 1000
    */
   readonly throttleRateLimit?: number;
   /**
-   * Requests the API's default stage admits in a burst above the steady rate.
+   * Requests each route admits in a burst above the steady rate.
    * @default 2000
    */
   readonly throttleBurstLimit?: number;
+  /**
+   * Per-route throttling that replaces throttleRateLimit / throttleBurstLimit for the routes
+   * named, by operation id as in docs/openapi.yaml: e.g. `{ heartbeat: { rateLimit: 5000,
+   * burstLimit: 5000 } }` so that heartbeats of a large group are never throttled, or a low
+   * limit on `deleteTopic`.
+   * @default - every route uses throttleRateLimit and throttleBurstLimit
+   */
+  readonly routeThrottles?: Readonly<Record<string, RouteThrottle>>;
+  /**
+   * Whether the functions send traces to AWS X-Ray (Tracing.ACTIVE). Costs per trace.
+   * @default false
+   */
+  readonly tracing?: boolean;
+  /**
+   * A customer-managed KMS key for the bucket (SSE-KMS, with an S3 bucket key) and the table.
+   * The functions are granted its use.
+   * @default - AWS-managed encryption: SSE-S3 for the bucket, the AWS-owned key for the table
+   */
+  readonly encryptionKey?: IKey;
+  /**
+   * A bucket that receives the data bucket's S3 server access logs, under `sluice-data/`.
+   * @default - no server access logs (CloudTrail data events are the alternative)
+   */
+  readonly serverAccessLogsBucket?: IBucket;
+  /**
+   * On-demand throughput ceilings of the table, in request units per second: a runaway
+   * client is then throttled instead of billed without bound.
+   * @default - no ceiling beyond the account's table quotas
+   */
+  readonly maxTableReadRequestUnits?: number;
+  /** @default - no ceiling beyond the account's table quotas */
+  readonly maxTableWriteRequestUnits?: number;
   /**
    * Where the alarms send notifications when they fire.
    * @default - the alarms exist and show on the dashboard, but notify no one
@@ -157,6 +183,14 @@ export interface SluiceClusterProps {
   readonly routes?: readonly RouteSpec[];
 }
 
+/** Throttling of one route. */
+export interface RouteThrottle {
+  /** Steady-state requests per second. */
+  readonly rateLimit: number;
+  /** Requests admitted in a burst. */
+  readonly burstLimit: number;
+}
+
 /** The props with every default applied; what the construct builds from. */
 export interface ResolvedClusterProps {
   readonly namePrefix: string;
@@ -164,12 +198,16 @@ export interface ResolvedClusterProps {
   readonly deletionProtection: boolean;
   readonly logRetention: RetentionDays;
   readonly authorization: SluiceAuthorization;
-  readonly jwtIssuer: string | undefined;
-  readonly jwtAudience: readonly string[];
   readonly memorySizeMb: Readonly<Record<ClusterFunctionName, number>>;
   readonly reservedConcurrency: Readonly<Record<ClusterFunctionName, number | undefined>>;
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
+  readonly routeThrottles: Readonly<Record<string, RouteThrottle>>;
+  readonly tracing: boolean;
+  readonly encryptionKey: IKey | undefined;
+  readonly serverAccessLogsBucket: IBucket | undefined;
+  readonly maxTableReadRequestUnits: number | undefined;
+  readonly maxTableWriteRequestUnits: number | undefined;
   readonly alarmTopic: ITopic | undefined;
   readonly retentionBackstop: boolean;
   readonly compaction: boolean;
@@ -189,7 +227,6 @@ export function checkCompactionInterval(every: Duration, what: string): void {
 export const CLUSTER_DEFAULTS = {
   removalPolicy: RemovalPolicy.RETAIN,
   logRetention: RetentionDays.ONE_MONTH,
-  authorization: 'iam',
   memorySizeMb: { admin: 256, produce: 1024, fetch: 1024, groups: 512, compact: 512 },
   throttleRateLimit: 1000,
   throttleBurstLimit: 2000,
@@ -264,15 +301,8 @@ export function resolveClusterProps(props: SluiceClusterProps, defaultNamePrefix
   const deletionProtection = props.deletionProtection ?? !destroy;
   if (destroy && deletionProtection) fail('deletionProtection', deletionProtection, 'false with removalPolicy DESTROY (a protected table cannot be deleted)');
 
-  const authorization = props.authorization ?? CLUSTER_DEFAULTS.authorization;
-  if (!['iam', 'jwt', 'none'].includes(authorization)) fail('authorization', authorization, "'iam', 'jwt' or 'none'");
-  const jwtAudience = props.jwtAudience ?? [];
-  if (authorization === 'jwt') {
-    if (props.jwtIssuer === undefined || !/^https:\/\/\S+$/.test(props.jwtIssuer)) fail('jwtIssuer', props.jwtIssuer, "an https:// issuer URL with authorization 'jwt'");
-    if (jwtAudience.length === 0 || jwtAudience.some((a) => a.trim() === '')) fail('jwtAudience', props.jwtAudience, "one or more non-empty audiences with authorization 'jwt'");
-  } else if (props.jwtIssuer !== undefined || props.jwtAudience !== undefined) {
-    fail('authorization', authorization, "'jwt' when jwtIssuer or jwtAudience is set");
-  }
+  const authorization = props.authorization ?? SluiceAuthorization.iam();
+  if (!(authorization instanceof SluiceAuthorization)) fail('authorization', authorization, 'SluiceAuthorization.iam(), .jwt({ issuer, audience }) or .none({ acknowledgeUnauthenticated: true })');
 
   const memorySizeMb = {
     admin: props.adminMemorySizeMb ?? CLUSTER_DEFAULTS.memorySizeMb.admin,
@@ -307,6 +337,15 @@ export function resolveClusterProps(props: SluiceClusterProps, defaultNamePrefix
 
   const routes = props.routes ?? ROUTES;
   validateRoutes(routes);
+  const routeThrottles = props.routeThrottles ?? {};
+  const operations = new Set(routes.map((r) => r.operation));
+  for (const [operation, throttle] of Object.entries(routeThrottles)) {
+    if (!operations.has(operation)) fail('routeThrottles', operation, `an operation id among ${[...operations].join(', ')}`);
+    if (!(Number.isFinite(throttle.rateLimit) && throttle.rateLimit > 0)) fail(`routeThrottles.${operation}.rateLimit`, throttle.rateLimit, 'a positive number of requests per second');
+    integerIn(`routeThrottles.${operation}.burstLimit`, throttle.burstLimit, 1, 1_000_000);
+  }
+  integerIn('maxTableReadRequestUnits', props.maxTableReadRequestUnits, 1, 40_000_000);
+  integerIn('maxTableWriteRequestUnits', props.maxTableWriteRequestUnits, 1, 40_000_000);
 
   return {
     namePrefix,
@@ -314,12 +353,16 @@ export function resolveClusterProps(props: SluiceClusterProps, defaultNamePrefix
     deletionProtection,
     logRetention: props.logRetention ?? CLUSTER_DEFAULTS.logRetention,
     authorization,
-    jwtIssuer: props.jwtIssuer,
-    jwtAudience,
     memorySizeMb,
     reservedConcurrency,
     throttleRateLimit,
     throttleBurstLimit,
+    routeThrottles,
+    tracing: props.tracing ?? false,
+    encryptionKey: props.encryptionKey,
+    serverAccessLogsBucket: props.serverAccessLogsBucket,
+    maxTableReadRequestUnits: props.maxTableReadRequestUnits,
+    maxTableWriteRequestUnits: props.maxTableWriteRequestUnits,
     alarmTopic: props.alarmTopic,
     retentionBackstop: props.retentionBackstop ?? CLUSTER_DEFAULTS.retentionBackstop,
     compaction,

@@ -48,7 +48,7 @@ export function bundlingOptions(): BundlingOptions {
   const wasm = zstdWasmPath();
   return {
     format: OutputFormat.ESM,
-    target: 'node22',
+    target: 'node24',
     mainFields: ['module', 'main'],
     minify: true,
     sourceMap: true,

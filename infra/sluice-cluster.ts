@@ -7,23 +7,24 @@
  * the compact function (retention, merging, garbage collection), run on a schedule and on
  * request by produce and admin.
  */
-import { Duration, Names, RemovalPolicy } from 'aws-cdk-lib';
+import { Annotations, Duration, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
-import { HttpApi, HttpMethod, type HttpStage, type IHttpRouteAuthorizer, LogGroupLogDestination, PayloadFormatVersion } from 'aws-cdk-lib/aws-apigatewayv2';
+import { CfnStage, HttpApi, HttpMethod, type HttpStage, type IHttpRouteAuthorizer, LogGroupLogDestination, PayloadFormatVersion } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer, HttpJwtAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AttributeType, BillingMode, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import type { BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { BlockPublicAccess, Bucket, BucketEncryption } from 'aws-cdk-lib/aws-s3';
-import { Construct } from 'constructs';
-import type { FunctionName, OperationOf, RouteSpec } from '../lib/http/routes.ts';
+import type { Construct } from 'constructs';
+import { ROUTES, routeKey, type FunctionName, type RouteSpec } from '../lib/http/routes.ts';
 import { TTL_ATTRIBUTE } from '../lib/storage/provision.ts';
+import { SluiceAuthorization, type AuthorizationMode } from './authorization.ts';
 import { lifecycleRules } from './bucket-lifecycle.ts';
+import { SluiceClusterBase, type ISluiceCluster } from './cluster-base.ts';
 import { capitalized, createClusterFunction } from './cluster-function.ts';
 import { ClusterMonitoring, type MonitoredFunction } from './cluster-monitoring.ts';
 import {
@@ -35,42 +36,22 @@ import {
   resolveClusterProps,
   type ClusterFunctionName,
   type ResolvedClusterProps,
+  type RouteThrottle,
   type SluiceClusterProps,
 } from './cluster-props.ts';
 import { COMPACT_FUNCTION_ENV, COMPACTION_TRIGGERS } from './function-access.ts';
 import { bundlingOptions } from './function-bundling.ts';
+import { jwtScopesFor } from './route-access.ts';
+import { acknowledgeRules, acknowledgeScheduleRules } from './rule-acknowledgements.ts';
 
-export type { SluiceAuthorization, SluiceClusterProps } from './cluster-props.ts';
+export type { RouteThrottle, SluiceClusterProps } from './cluster-props.ts';
+export { SluiceAuthorization, JWT_SCOPES } from './authorization.ts';
+export type { ISluiceCluster, SluiceMetricOptions } from './cluster-base.ts';
+export type { GrantOptions } from './route-access.ts';
+
+/** How long a queued one-partition compaction request may wait for the compact function. */
+export const COMPACT_MAX_EVENT_AGE = Duration.minutes(15);
 export { DEFAULT_COMPACTION_INTERVAL } from './cluster-props.ts';
-
-/**
- * Operations a producer may call besides its function's routes: the health check, and the
- * topic metadata (partition count, max.message.bytes) a client needs to partition and batch.
- */
-const PRODUCER_OPERATIONS: ReadonlySet<string> = new Set(['health', 'listTopics', 'describeTopic']);
-
-/**
- * The group operations a consumer calls, as a Kafka consumer in a group does: join and stay
- * in it (heartbeat, KIP-848's ConsumerGroupHeartbeat), commit and fetch its offsets
- * (OffsetCommit, OffsetFetch), and list and describe groups. resetOffsets is not among them:
- * see ADMIN_GROUP_OPERATIONS. Listed one by one, not as "the groups function's routes", so
- * a new group route is granted to no one until it is placed here or there.
- */
-const CONSUMER_GROUP_OPERATIONS = ['heartbeat', 'commitOffsets', 'fetchOffsets', 'listGroups', 'describeGroup'] as const satisfies readonly OperationOf<'groups'>[];
-
-/**
- * The group operations an administrator calls. resetOffsets is Kafka's
- * `kafka-consumer-groups --reset-offsets` (Admin API AlterConsumerGroupOffsets): an
- * operator's tool, run while the group is empty, never part of a consumer's poll loop; so
- * it is grantAdmin's alone. With it come the reads the same tool makes (`--list`,
- * `--describe`, the offsets), since whoever resets must first see that the group is empty.
- */
-const ADMIN_GROUP_OPERATIONS = ['resetOffsets', 'listGroups', 'describeGroup', 'fetchOffsets'] as const satisfies readonly OperationOf<'groups'>[];
-
-/** Operations a consumer may call besides the fetch function's routes: the metadata it needs, and its group's coordination and offsets. */
-const CONSUMER_OPERATIONS: ReadonlySet<string> = new Set(['health', 'listTopics', 'describeTopic', ...CONSUMER_GROUP_OPERATIONS]);
-/** Operations an administrator may call besides the admin function's routes. */
-const ADMIN_OPERATIONS: ReadonlySet<string> = new Set(ADMIN_GROUP_OPERATIONS);
 
 /** One JSON line per request, from HTTP API context variables; `caller` is the SigV4 principal. */
 const ACCESS_LOG_FIELDS = {
@@ -88,15 +69,54 @@ const ACCESS_LOG_FIELDS = {
   authorizerError: '$context.authorizer.error',
 };
 
-/**
- * The path part of an execute-api ARN for `route`: each `{param}` becomes `*`. IAM's `*`
- * also matches `/`, so `GET /v1/topics/*` admits every GET below /v1/topics/ too.
- */
-export function executeApiPath(route: RouteSpec): string {
-  return route.path.replace(/\{[^}]+\}/g, '*');
+/** What `SluiceCluster.fromClusterAttributes` needs to know of a cluster deployed elsewhere. */
+export interface SluiceClusterAttributes {
+  /** The HTTP API's id (the `ApiUrl` output's host starts with it). */
+  readonly apiId: string;
+  /**
+   * The API's base URL, ending in `/`.
+   * @default - `https://<apiId>.execute-api.<region>.<urlSuffix>/`
+   */
+  readonly url?: string;
+  /**
+   * How the cluster authorizes callers; grants warn unless it is IAM.
+   * @default SluiceAuthorization.iam()
+   */
+  readonly authorization?: SluiceAuthorization;
+  /**
+   * The cluster's name prefix, which its metrics carry as the `service` dimension.
+   * @default - none: the metric methods throw
+   */
+  readonly namePrefix?: string;
 }
 
-export class SluiceCluster extends Construct {
+class ImportedSluiceCluster extends SluiceClusterBase {
+  readonly apiId: string;
+  readonly url: string;
+  protected readonly stageName = '$default';
+  protected readonly routes = ROUTES;
+  protected readonly authorizationMode: AuthorizationMode;
+  protected readonly metricsService: string | undefined;
+
+  constructor(scope: Construct, id: string, attrs: SluiceClusterAttributes) {
+    super(scope, id);
+    this.apiId = attrs.apiId;
+    this.metricsService = attrs.namePrefix;
+    const stack = Stack.of(this);
+    this.url = attrs.url ?? `https://${attrs.apiId}.execute-api.${stack.region}.${stack.urlSuffix}/`;
+    this.authorizationMode = (attrs.authorization ?? SluiceAuthorization.iam()).mode;
+  }
+}
+
+export class SluiceCluster extends SluiceClusterBase {
+  /**
+   * A cluster deployed by another stack or app, by its API id, so that this stack can grant
+   * its own roles access to it (`grantProduce`, `grantConsume`, `grantAdmin`).
+   */
+  static fromClusterAttributes(scope: Construct, id: string, attrs: SluiceClusterAttributes): ISluiceCluster {
+    return new ImportedSluiceCluster(scope, id, attrs);
+  }
+
   /** Segment objects, under `data/`. */
   readonly bucket: Bucket;
   /** Topics, partition heads, the segment index, consumer groups and committed offsets (keys pk/sk, see lib/storage/schema.ts and lib/groups/schema.ts). */
@@ -111,12 +131,20 @@ export class SluiceCluster extends Construct {
   /** The compact function the cluster schedules; undefined with `compaction: false`. */
   readonly compactFunction: NodejsFunction | undefined;
   readonly monitoring: ClusterMonitoring;
+  readonly apiId: string;
+  protected readonly stageName: string;
+  protected readonly routes: readonly RouteSpec[];
+  protected readonly authorizationMode: AuthorizationMode;
+  protected readonly metricsService: string;
   private readonly settings: ResolvedClusterProps;
 
   constructor(scope: Construct, id: string, props: SluiceClusterProps = {}) {
     super(scope, id);
     const settings = resolveClusterProps(props, Names.uniqueResourceName(this, { maxLength: 40, separator: '-' }));
     this.settings = settings;
+    this.routes = settings.routes;
+    this.authorizationMode = settings.authorization.mode;
+    this.metricsService = settings.namePrefix;
     this.bucket = this.createBucket(settings);
     this.table = this.createTable(settings);
     const bundling = bundlingOptions();
@@ -125,6 +153,8 @@ export class SluiceCluster extends Construct {
     this.api = api;
     this.stage = stage;
     this.url = stage.url;
+    this.apiId = api.apiId;
+    this.stageName = stage.stageName;
     const monitored: MonitoredFunction[] = (Object.entries(this.functions) as [FunctionName, NodejsFunction][]).map(([name, fn]) => ({ name, fn, timeout: FUNCTION_TIMEOUT }));
     if (settings.compaction) {
       this.compactFunction = createClusterFunction(this, {
@@ -134,52 +164,30 @@ export class SluiceCluster extends Construct {
         // The schedule redoes whatever a failed run left, within compactionInterval; a retry
         // would only contend for the same leases.
         retryAttempts: 0,
+        // Queued one-partition runs older than this are dropped (AsyncEventsDropped, which
+        // alarms): by then scheduled passes have visited the partition anyway.
+        maxEventAge: COMPACT_MAX_EVENT_AGE,
       });
       this.scheduleCompaction(this.compactFunction, settings.compactionInterval);
       monitored.push({ name: 'compact', fn: this.compactFunction, timeout: COMPACT_FUNCTION_TIMEOUT });
     }
+    acknowledgeRules({
+      bucket: this.bucket,
+      functions: monitored.map(({ fn }) => ({ fn, role: fn.role })),
+      compactFunction: this.compactFunction,
+      api,
+      authorization: settings.authorization.mode,
+      tracing: settings.tracing,
+      serverAccessLogs: settings.serverAccessLogsBucket !== undefined,
+    });
     this.monitoring = new ClusterMonitoring(this, 'Monitoring', {
       namePrefix: settings.namePrefix,
       functions: monitored,
       api,
       table: this.table,
       alarmTopic: settings.alarmTopic,
+      throttled: this.metricThrottled(),
     });
-  }
-
-  /**
-   * Lets `grantee` produce: the produce function's routes (records, producer ids), the
-   * topic metadata a client partitions with, and the health check. Grants
-   * are `execute-api:Invoke` permissions, so they matter with `iam` authorization only.
-   */
-  grantProduce(grantee: IGrantable): Grant {
-    return this.grantInvoke(grantee, (r) => r.function === 'produce' || PRODUCER_OPERATIONS.has(r.operation));
-  }
-
-  /**
-   * Lets `grantee` consume as a member of a consumer group: the fetch function's routes, the
-   * metadata a consumer reads (list and describe topics, health), and the group routes a
-   * Kafka consumer needs for group coordination: heartbeat (join, leave, assignment),
-   * commit and fetch offsets, list and describe groups. Not resetting a group's offsets,
-   * which is an administrator's operation (grantAdmin). IAM's wildcards do not let it in:
-   * no consumer route's ARN pattern matches a path ending in `/offsets/reset`.
-   */
-  grantConsume(grantee: IGrantable): Grant {
-    return this.grantInvoke(grantee, (r) => r.function === 'fetch' || CONSUMER_OPERATIONS.has(r.operation));
-  }
-
-  /**
-   * Lets `grantee` administer the cluster: every admin route (create, list, describe,
-   * alter, delete topics, delete records, health), and resetting a consumer group's
-   * offsets, which only this grant allows (Kafka's `kafka-consumer-groups --reset-offsets`
-   * is an Admin API operation, not a consumer's), with the group reads that go with it:
-   * list and describe groups, fetch their offsets. Not heartbeats or commits, which are a
-   * group member's. Because `GET /v1/topics/{topic}` becomes `GET /v1/topics/*` in IAM,
-   * and IAM's `*` spans `/`, this also admits fetch's
-   * `GET /v1/topics/{topic}/partitions/{partition}/records`.
-   */
-  grantAdmin(grantee: IGrantable): Grant {
-    return this.grantInvoke(grantee, (r) => r.function === 'admin' || ADMIN_OPERATIONS.has(r.operation));
   }
 
   /**
@@ -206,23 +214,23 @@ export class SluiceCluster extends Construct {
       trigger.addEnvironment(COMPACT_FUNCTION_ENV, fn.functionName);
       fn.grantInvoke(trigger);
     }
-    return new Rule(this, 'CompactionSchedule', {
+    const rule = new Rule(this, 'CompactionSchedule', {
       description: `Runs Sluice compaction and retention every ${every.toHumanString()}`,
       schedule: Schedule.rate(every),
       // A missed run is harmless: the next one does the same work.
       targets: [new LambdaFunction(fn, { retryAttempts: 0 })],
     });
-  }
-
-  private grantInvoke(grantee: IGrantable, include: (route: RouteSpec) => boolean): Grant {
-    const resourceArns = [...new Set(this.settings.routes.filter(include).map((r) => this.api.arnForExecuteApi(r.method, executeApiPath(r), this.stage.stageName)))];
-    return Grant.addToPrincipal({ grantee, actions: ['execute-api:Invoke'], resourceArns });
+    acknowledgeScheduleRules(rule);
+    return rule;
   }
 
   private createBucket(settings: ResolvedClusterProps): Bucket {
     const destroy = settings.removalPolicy === RemovalPolicy.DESTROY;
     return new Bucket(this, 'Bucket', {
-      encryption: BucketEncryption.S3_MANAGED,
+      ...(settings.encryptionKey === undefined
+        ? { encryption: BucketEncryption.S3_MANAGED }
+        : { encryption: BucketEncryption.KMS, encryptionKey: settings.encryptionKey, bucketKeyEnabled: true }),
+      ...(settings.serverAccessLogsBucket === undefined ? {} : { serverAccessLogsBucket: settings.serverAccessLogsBucket, serverAccessLogsPrefix: 'sluice-data/' }),
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       enforceSSL: true,
       minimumTLSVersion: 1.2,
@@ -241,7 +249,11 @@ export class SluiceCluster extends Construct {
       partitionKey: { name: 'pk', type: AttributeType.STRING },
       sortKey: { name: 'sk', type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
-      encryption: TableEncryption.AWS_MANAGED,
+      ...(settings.encryptionKey === undefined
+        ? { encryption: TableEncryption.AWS_MANAGED }
+        : { encryption: TableEncryption.CUSTOMER_MANAGED, encryptionKey: settings.encryptionKey }),
+      ...(settings.maxTableReadRequestUnits === undefined ? {} : { maxReadRequestUnits: settings.maxTableReadRequestUnits }),
+      ...(settings.maxTableWriteRequestUnits === undefined ? {} : { maxWriteRequestUnits: settings.maxTableWriteRequestUnits }),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: TTL_ATTRIBUTE,
       deletionProtection: settings.deletionProtection,
@@ -270,6 +282,9 @@ export class SluiceCluster extends Construct {
       reservedConcurrency: settings.reservedConcurrency[name],
       logRetention: settings.logRetention,
       removalPolicy: settings.removalPolicy,
+      tracing: settings.tracing,
+      encryptionKey: settings.encryptionKey,
+      serviceName: settings.namePrefix,
       bucket: this.bucket,
       table: this.table,
       bundling,
@@ -277,10 +292,14 @@ export class SluiceCluster extends Construct {
   }
 
   private createApi(settings: ResolvedClusterProps): { api: HttpApi; stage: HttpStage } {
+    const { authorization } = settings;
     let authorizer: IHttpRouteAuthorizer | undefined;
-    if (settings.authorization === 'iam') authorizer = new HttpIamAuthorizer();
-    if (settings.authorization === 'jwt') {
-      authorizer = new HttpJwtAuthorizer('JwtAuthorizer', settings.jwtIssuer as string, { jwtAudience: [...settings.jwtAudience] });
+    if (authorization.mode === 'iam') authorizer = new HttpIamAuthorizer();
+    if (authorization.jwt !== undefined) {
+      authorizer = new HttpJwtAuthorizer('JwtAuthorizer', authorization.jwt.issuer, { jwtAudience: [...authorization.jwt.audience] });
+    }
+    if (authorization.mode === 'none') {
+      Annotations.of(this).addWarningV2('sluice:unauthenticated-api', 'The API has no authorization: anyone who reaches its URL can produce, consume, delete topics and reset offsets');
     }
     const api = new HttpApi(this, 'Api', {
       apiName: settings.namePrefix,
@@ -301,8 +320,24 @@ export class SluiceCluster extends Construct {
       integrations.set(name, new HttpLambdaIntegration(`${capitalized(name)}Integration`, fn, { payloadFormatVersion: PayloadFormatVersion.VERSION_2_0 }));
     }
     for (const route of settings.routes) {
-      api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration: integrations.get(route.function) as HttpLambdaIntegration });
+      api.addRoutes({
+        path: route.path,
+        methods: [HttpMethod[route.method]],
+        integration: integrations.get(route.function) as HttpLambdaIntegration,
+        // A token needs the scope of a family that may call the route (the grants' families).
+        ...(authorization.mode === 'jwt' ? { authorizationScopes: jwtScopesFor(route) } : {}),
+      });
     }
+    const routeSettings = Object.fromEntries(
+      settings.routes
+        .filter((r) => settings.routeThrottles[r.operation] !== undefined)
+        .map((r) => {
+          const throttle = settings.routeThrottles[r.operation] as RouteThrottle;
+          // RouteSettings is untyped JSON to CDK: CloudFormation's own key names.
+          return [routeKey(r), { ThrottlingRateLimit: throttle.rateLimit, ThrottlingBurstLimit: throttle.burstLimit }];
+        }),
+    );
+    if (Object.keys(routeSettings).length > 0) (stage.node.defaultChild as CfnStage).routeSettings = routeSettings;
     return { api, stage };
   }
 }

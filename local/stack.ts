@@ -30,6 +30,8 @@ export const LOCAL_COMPACT_FUNCTION = 'sluice-compact';
  * the real handler modules.
  */
 export async function startStack(options: StackOptions): Promise<LocalStack> {
+  // EMF metric lines are for CloudWatch; locally they only bury the request log.
+  if (process.env.SLUICE_LOG_LEVEL?.toLowerCase() !== 'debug') process.env.POWERTOOLS_METRICS_DISABLED ??= 'true';
   Object.assign(process.env, {
     SLUICE_TABLE: options.tableName,
     SLUICE_BUCKET: options.bucketName,

@@ -1,6 +1,8 @@
 import { sharedStorage } from '../../lib/storage/clients.ts';
 import { compactAll, compactTopicPartition, type PartitionReport } from '../../lib/retention/compact.ts';
 import { partitionRequested } from '../../lib/retention/invocation.ts';
+import { log } from '../../lib/observability/logger.ts';
+import { publishMetrics } from '../../lib/observability/metrics.ts';
 
 /** Time kept back from the Lambda timeout for the last partition in progress. */
 const SAFETY_MARGIN_MS = 2 * 60 * 1000;
@@ -12,6 +14,13 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
   const remainingMs = context?.getRemainingTimeInMillis?.();
   const budget = remainingMs === undefined ? {} : { budgetMs: Math.max(0, remainingMs - SAFETY_MARGIN_MS) };
   const partitions = request === undefined ? await compactAll(storage, budget) : [await compactTopicPartition(storage, request.topic, request.partition)];
-  console.log(JSON.stringify({ level: 'INFO', message: 'compaction finished', partitions: partitions.filter((p) => p.ran && (p.removedSegments || p.mergedRuns || p.deletedObjects || p.deletedOrphans)) }));
+  const worked = partitions.filter((p) => p.ran && (p.removedSegments || p.mergedRuns || p.deletedObjects || p.deletedOrphans));
+  log().info('compaction finished', { partitions: worked });
+  publishMetrics(
+    worked.flatMap((p) => [
+      { name: 'SegmentsRemoved' as const, value: p.removedSegments, topic: p.topic },
+      { name: 'OrphansDeleted' as const, value: p.deletedOrphans, topic: p.topic },
+    ]),
+  );
   return { partitions };
 }

@@ -1,5 +1,8 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { SluiceError } from '../errors.ts';
+import { log } from '../observability/logger.ts';
+import { publishMetrics } from '../observability/metrics.ts';
+import { requestMetrics } from '../observability/request-metrics.ts';
 import { sharedStorage, type Storage } from '../storage/clients.ts';
 import { requestFromEvent, type HttpRequest } from './request.ts';
 import { errorResponse, render, type HttpResponse } from './response.ts';
@@ -15,17 +18,27 @@ export type LambdaHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewa
  * table, so a route without an implementation (or the reverse) fails to compile.
  */
 export function createHandler<F extends FunctionName>(fn: F, operations: Record<OperationOf<F>, Operation>, storage: () => Storage = sharedStorage): LambdaHandler {
-  const byKey = new Map<string, Operation>();
+  const byKey = new Map<string, { name: string; operation: Operation }>();
   for (const route of ROUTES) {
-    if (route.function === fn) byKey.set(routeKey(route), operations[route.operation as OperationOf<F>]);
+    if (route.function === fn) byKey.set(routeKey(route), { name: route.operation, operation: operations[route.operation as OperationOf<F>] });
   }
   return async (event) => {
+    const startedAtMs = Date.now();
+    const logger = log();
+    logger.resetKeys();
+    logger.appendKeys({ requestId: event.requestContext.requestId, routeKey: event.routeKey });
+    const route = byKey.get(event.routeKey);
+    let request: HttpRequest | undefined;
+    let response: HttpResponse;
     try {
-      const operation = byKey.get(event.routeKey);
-      if (operation === undefined) throw new SluiceError('NOT_FOUND', `No route ${event.routeKey} in the ${fn} function`);
-      return render(await operation(requestFromEvent(event), storage()));
+      if (route === undefined) throw new SluiceError('NOT_FOUND', `No route ${event.routeKey} in the ${fn} function`);
+      request = requestFromEvent(event);
+      response = await route.operation(request, storage());
     } catch (error) {
-      return render(errorResponse(error));
+      response = errorResponse(error, (entry) => logger.error(String(entry.message), entry));
     }
+    if (route !== undefined && request !== undefined) publishMetrics(requestMetrics(route.name, request, response, Date.now() - startedAtMs));
+    else if (response.status === 429) publishMetrics([{ name: 'Throttled', value: 1 }]);
+    return render(response);
   };
 }

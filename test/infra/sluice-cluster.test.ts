@@ -9,13 +9,16 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Code, Function as LambdaFunction, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COMPACTION } from '../../lib/config/defaults.ts';
 import { ROUTES, routeKey } from '../../lib/http/routes.ts';
 import { EXPIRY_LADDER_DAYS, EXPIRY_TAG } from '../../lib/retention/lifecycle.ts';
 import { CLUSTER_FUNCTION_NAMES, COMPACT_FUNCTION_TIMEOUT, FUNCTION_NAMES, FUNCTION_TIMEOUT, type ClusterFunctionName } from '../../infra/cluster-props.ts';
-import { SluiceCluster, type SluiceClusterProps } from '../../infra/sluice-cluster.ts';
-import { flatten, logicalId, resourcesOf, synthCustom, synthStack, type Synthesized } from './synth.ts';
+import { JWT_SCOPES, SluiceAuthorization, SluiceCluster, type SluiceClusterProps } from '../../infra/sluice-cluster.ts';
+import { familyIncludes } from '../../infra/route-access.ts';
+import { flatten, logicalId, resourcesOf, synthCustom, synthStack, warnings, type Synthesized } from './synth.ts';
 
 let base: Synthesized;
 beforeAll(() => {
@@ -126,6 +129,32 @@ describe('SluiceCluster storage', () => {
     });
   });
 
+  it('encrypts bucket and table with a customer-managed key, logs bucket access and caps table throughput when asked', () => {
+    let keyId = '';
+    let logsId = '';
+    const { template } = synthCustom((stack) => {
+      const encryptionKey = new Key(stack, 'Key', { enableKeyRotation: true });
+      const serverAccessLogsBucket = new Bucket(stack, 'AccessLogs');
+      keyId = logicalId(stack, encryptionKey);
+      logsId = logicalId(stack, serverAccessLogsBucket);
+      new SluiceCluster(stack, 'Cluster', { encryptionKey, serverAccessLogsBucket, maxTableReadRequestUnits: 4000, maxTableWriteRequestUnits: 2000 });
+    });
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'aws:kms', KMSMasterKeyID: { 'Fn::GetAtt': [keyId, 'Arn'] } }, BucketKeyEnabled: true }] },
+      LoggingConfiguration: { DestinationBucketName: { Ref: logsId }, LogFilePrefix: 'sluice-data/' },
+    });
+    template.hasResourceProperties('AWS::DynamoDB::Table', {
+      SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: { 'Fn::GetAtt': [keyId, 'Arn'] } },
+      OnDemandThroughput: { MaxReadRequestUnits: 4000, MaxWriteRequestUnits: 2000 },
+    });
+    // Every function may use the key, with exact actions.
+    const kmsStatements = Object.values(resourcesOf(template, 'AWS::IAM::Policy'))
+      .flatMap((p) => p.Properties?.PolicyDocument.Statement as Statement[])
+      .filter((st) => actions(st).some((a) => a.startsWith('kms:')));
+    expect(kmsStatements).toHaveLength(5);
+    for (const st of kmsStatements) expect(actions(st).sort()).toEqual(['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey']);
+  });
+
   it('with RemovalPolicy.DESTROY deletes the bucket (emptying it first) and the unprotected table', () => {
     const { template } = synthStack({ removalPolicy: RemovalPolicy.DESTROY });
     template.hasResource('AWS::S3::Bucket', { DeletionPolicy: 'Delete' });
@@ -134,6 +163,9 @@ describe('SluiceCluster storage', () => {
   });
 });
 
+/** The cluster's name prefix, as the API's name carries it. */
+const prefixOf = (s: { template: Synthesized['template'] }) => String(Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Api'))[0]?.Properties?.Name);
+
 describe('SluiceCluster functions', () => {
   it.each([
     ['admin', 256, 29],
@@ -141,21 +173,37 @@ describe('SluiceCluster functions', () => {
     ['fetch', 1024, 29],
     ['groups', 512, 29],
     ['compact', 512, 600],
-  ] as const)('runs %s on nodejs22.x, arm64, JSON logs, with its memory default (%i MiB) and a %i s timeout', (name, memory, timeoutSeconds) => {
+  ] as const)('runs %s on nodejs24.x, arm64, JSON logs at system level WARN, no tracing, with its memory default (%i MiB) and a %i s timeout', (name, memory, timeoutSeconds) => {
     const fn = resourcesOf(base.template, 'AWS::Lambda::Function')[logicalId(base.stack, clusterFunction(base.stack.cluster, name))];
     expect(fn?.Properties).toMatchObject({
-      Runtime: 'nodejs22.x',
+      Runtime: 'nodejs24.x',
       Architectures: ['arm64'],
       Handler: 'index.handler',
       MemorySize: memory,
       Timeout: timeoutSeconds,
-      LoggingConfig: { LogFormat: 'JSON' },
-      Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps' } },
+      LoggingConfig: { LogFormat: 'JSON', SystemLogLevel: 'WARN' },
+      Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps', POWERTOOLS_SERVICE_NAME: prefixOf(base) } },
     });
     const env = fn?.Properties?.Environment.Variables as Record<string, unknown>;
     expect(flatten(env.SLUICE_TABLE)).toBe(`\${${logicalId(base.stack, base.stack.cluster.table)}}`);
     expect(flatten(env.SLUICE_BUCKET)).toBe(`\${${logicalId(base.stack, base.stack.cluster.bucket)}}`);
     expect(fn?.Properties).not.toHaveProperty('ReservedConcurrentExecutions');
+    expect(fn?.Properties?.TracingConfig ?? { Mode: 'PassThrough' }).toEqual({ Mode: 'PassThrough' });
+  });
+
+  it('sends traces to X-Ray from every function with tracing: true', () => {
+    const { template } = synthStack({ tracing: true });
+    const fns = Object.values(resourcesOf(template, 'AWS::Lambda::Function')).filter((f) => String(f.Properties?.Description).startsWith('Sluice'));
+    expect(fns).toHaveLength(5);
+    for (const fn of fns) expect(fn.Properties?.TracingConfig).toEqual({ Mode: 'Active' });
+  });
+
+  it('drops queued compaction requests after 15 minutes, when scheduled passes have covered them', () => {
+    base.template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: { Ref: logicalId(base.stack, clusterFunction(base.stack.cluster, 'compact')) },
+      MaximumEventAgeInSeconds: 900,
+      MaximumRetryAttempts: 0,
+    });
   });
 
   it('applies memory and reserved concurrency props per function', () => {
@@ -256,7 +304,7 @@ describe('SluiceCluster API', () => {
   });
 
   it('authorizes every route with a JWT authorizer when asked', () => {
-    const { template } = synthStack({ authorization: 'jwt', jwtIssuer: 'https://issuer.example.com', jwtAudience: ['sluice'] });
+    const { template } = synthStack({ authorization: SluiceAuthorization.jwt({ issuer: 'https://issuer.example.com', audience: ['sluice'] }) });
     template.hasResourceProperties('AWS::ApiGatewayV2::Authorizer', {
       AuthorizerType: 'JWT',
       IdentitySource: ['$request.header.Authorization'],
@@ -266,9 +314,37 @@ describe('SluiceCluster API', () => {
     expect(new Set(routes.map((r) => r.Properties?.AuthorizationType))).toEqual(new Set(['JWT']));
   });
 
-  it("leaves routes open with authorization 'none'", () => {
-    const routes = Object.values(resourcesOf(synthStack({ authorization: 'none' }).template, 'AWS::ApiGatewayV2::Route'));
+  it('scopes each JWT route to the families that may call it, as the IAM grants do', () => {
+    const { template } = synthStack({ authorization: SluiceAuthorization.jwt({ issuer: 'https://issuer.example.com', audience: ['sluice'] }) });
+    const scopes = new Map(Object.values(resourcesOf(template, 'AWS::ApiGatewayV2::Route')).map((r) => [String(r.Properties?.RouteKey), r.Properties?.AuthorizationScopes as string[]]));
+    for (const route of ROUTES) {
+      const want = (['produce', 'consume', 'admin'] as const).filter((f) => familyIncludes(f, route)).map((f) => JWT_SCOPES[f]);
+      expect(scopes.get(routeKey(route)), routeKey(route)).toEqual(want);
+    }
+    // A consumer's token cannot delete a topic or reset offsets; a producer's cannot read.
+    expect(scopes.get('DELETE /v1/topics/{topic}')).toEqual(['sluice/admin']);
+    expect(scopes.get('POST /v1/groups/{group}/offsets/reset')).toEqual(['sluice/admin']);
+    expect(scopes.get('GET /v1/topics/{topic}/partitions/{partition}/records')).toEqual(['sluice/consume']);
+    expect(scopes.get('POST /v1/topics/{topic}/records')).toEqual(['sluice/produce']);
+  });
+
+  it("leaves routes open with SluiceAuthorization.none and says so at synth", () => {
+    const s = synthStack({ authorization: SluiceAuthorization.none({ acknowledgeUnauthenticated: true }) });
+    const routes = Object.values(resourcesOf(s.template, 'AWS::ApiGatewayV2::Route'));
     expect(new Set(routes.map((r) => r.Properties?.AuthorizationType ?? 'NONE'))).toEqual(new Set(['NONE']));
+    expect(warnings(s.stack).join('\n')).toMatch(/The API has no authorization/);
+  });
+
+  it('fails if SluiceAuthorization.none is not acknowledged', () => {
+    expect(() => SluiceAuthorization.none({ acknowledgeUnauthenticated: false })).toThrow(/requires \{ acknowledgeUnauthenticated: true \}/);
+  });
+
+  it('throttles the routes named in routeThrottles with their own limits', () => {
+    const { template } = synthStack({ routeThrottles: { heartbeat: { rateLimit: 5000, burstLimit: 6000 } } });
+    template.hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      DefaultRouteSettings: { ThrottlingRateLimit: 1000, ThrottlingBurstLimit: 2000 },
+      RouteSettings: { 'POST /v1/groups/{group}/heartbeat': { ThrottlingRateLimit: 5000, ThrottlingBurstLimit: 6000 } },
+    });
   });
 
   it('throttles the auto-deployed $default stage and writes JSON access logs', () => {
@@ -370,6 +446,58 @@ describe('SluiceCluster grants', () => {
     }
   });
 
+  /** The ARN paths a role gets from `grant` on a cluster imported or created in `build`. */
+  function grantedOn(build: (stack: Stack, role: Role) => void): string[] {
+    let roleId = '';
+    const s = synthCustom((stack) => {
+      const role = new Role(stack, 'Client', { assumedBy: new ServicePrincipal('ec2.amazonaws.com') });
+      build(stack, role);
+      roleId = logicalId(stack, role);
+    });
+    return roleStatements(s, roleId)
+      .flatMap((st) => st.resources)
+      .map((r) => r.replace(/^arn:\$\{AWS::Partition\}:execute-api:\$\{AWS::Region\}:\$\{AWS::AccountId\}:/, ''))
+      .sort();
+  }
+
+  it('names exact paths for the topics given: a scoped grantAdmin admits no fetch, and other topics are out', () => {
+    const paths = grantedOn((stack, role) => new SluiceCluster(stack, 'Cluster').grantAdmin(role, { topics: ['orders', 'payments'] }));
+    const patterns = paths.map((p) => p.slice(p.indexOf('/$default/') + '/$default/'.length));
+    expect(patterns).toEqual(expect.arrayContaining(['GET/v1/topics/orders', 'DELETE/v1/topics/payments', 'POST/v1/topics/orders/partitions/*/delete-records', 'GET/v1/topics', 'GET/v1/health']));
+    for (const path of ['GET/v1/topics/orders/partitions/0/records', 'GET/v1/topics/other', 'DELETE/v1/topics/other', 'POST/v1/topics/orders/records']) {
+      expect(patterns.some((pattern) => iamMatches(pattern, path)), path).toBe(false);
+    }
+  });
+
+  it('fails if a grant names an illegal topic, which could widen the ARN pattern', () => {
+    expect(() => grantedOn((stack, role) => new SluiceCluster(stack, 'Cluster').grantProduce(role, { topics: ['orders*'] }))).toThrow(/Invalid grant topics: .*"orders\*" is illegal/);
+    expect(() => grantedOn((stack, role) => new SluiceCluster(stack, 'Cluster').grantProduce(role, { topics: [] }))).toThrow(/at least one topic/);
+  });
+
+  it('grants on a cluster imported by its API id name the same routes as on the cluster itself', () => {
+    const imported = grantedOn((stack, role) => SluiceCluster.fromClusterAttributes(stack, 'Events', { apiId: 'abc123' }).grantConsume(role, { topics: ['orders'] }));
+    expect(imported).toContain('abc123/$default/GET/v1/topics/orders/partitions/*/records');
+    expect(imported).toContain('abc123/$default/POST/v1/groups/*/heartbeat');
+    expect(imported.every((p) => p.startsWith('abc123/$default/'))).toBe(true);
+    const own = grantedOn((stack, role) => new SluiceCluster(stack, 'Cluster').grantConsume(role, { topics: ['orders'] }));
+    expect(imported.map((p) => p.slice('abc123'.length))).toEqual(own.map((p) => p.slice(p.indexOf('/$default/'))));
+  });
+
+  it('gives an imported cluster the URL its API id implies', () => {
+    synthCustom((stack) => {
+      const cluster = SluiceCluster.fromClusterAttributes(stack, 'Events', { apiId: 'abc123' });
+      expect(stack.resolve(cluster.url)).toEqual({ 'Fn::Join': ['', ['https://abc123.execute-api.', { Ref: 'AWS::Region' }, '.', { Ref: 'AWS::URLSuffix' }, '/']] });
+    });
+  });
+
+  it('warns at synth that a grant has no effect when the API does not use IAM', () => {
+    const jwt = synthStack({ authorization: SluiceAuthorization.jwt({ issuer: 'https://issuer.example.com', audience: ['a'] }) }, {}, (stack) => {
+      stack.cluster.grantProduce(new Role(stack, 'Client', { assumedBy: new ServicePrincipal('ec2.amazonaws.com') }));
+    });
+    expect(warnings(jwt.stack).join('\n')).toMatch(/grantProduce has no effect: the API uses jwt authorization.*sluice\/produce scope/);
+    expect(warnings(base.stack)).toEqual([]);
+  });
+
   it.each(ROUTES.map((r) => [routeKey(r)] as const))('allows %s through at least one grant', (key) => {
     // A route no grant allows could only be called with a policy written by hand.
     const route = ROUTES.find((r) => routeKey(r) === key) as TableRoute;
@@ -382,9 +510,9 @@ describe('SluiceCluster monitoring', () => {
 
   it('alarms on errors, throttles and p99 duration of each function, compact included, API 5xx and table throttling', () => {
     const names = Object.values(resourcesOf(base.template, 'AWS::CloudWatch::Alarm')).map((a) => String(a.Properties?.AlarmName));
-    const suffixes = [...['Admin', 'Produce', 'Fetch', 'Groups', 'Compact'].flatMap((f) => [`${f}Errors`, `${f}Throttles`, `${f}DurationP99`]), 'Api5xx', 'TableThrottles'];
+    const suffixes = [...['Admin', 'Produce', 'Fetch', 'Groups', 'Compact'].flatMap((f) => [`${f}Errors`, `${f}Throttles`, `${f}DurationP99`]), 'CompactAsyncEventsDropped', 'Throttled', 'Api5xx', 'TableThrottles'];
     expect(names.sort()).toEqual(suffixes.map((s) => `${prefix(base)}-${s}`).sort());
-    base.template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: prefix(base) });
+    base.template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: { 'Fn::Join': ['', [`${prefix(base)}-`, { Ref: 'AWS::Region' }]] } });
     // No topic given: the alarms notify no one.
     for (const alarm of Object.values(resourcesOf(base.template, 'AWS::CloudWatch::Alarm'))) expect(alarm.Properties).not.toHaveProperty('AlarmActions');
   });
@@ -397,14 +525,54 @@ describe('SluiceCluster monitoring', () => {
     base.template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: Match.stringLikeRegexp('FetchDurationP99$'), Threshold: 24_650, ExtendedStatistic: 'p99' });
   });
 
+  it('fires the p99 duration alarm of functions that answer in milliseconds at 5 s, not near their timeout', () => {
+    for (const name of ['Admin', 'Produce', 'Groups']) {
+      base.template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: Match.stringLikeRegexp(`${name}DurationP99$`), Threshold: 5_000, ExtendedStatistic: 'p99' });
+    }
+  });
+
+  it('alarms on a sustained stream of 429 answers, from the functions\' Throttled metric', () => {
+    base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: Match.stringLikeRegexp('-Throttled$'),
+      Namespace: 'Sluice',
+      MetricName: 'Throttled',
+      Dimensions: [{ Name: 'service', Value: prefix(base) }],
+      Threshold: 300,
+      EvaluationPeriods: 3,
+    });
+  });
+
+  it('offers its application metrics cluster-wide and per topic, under its name prefix', () => {
+    synthCustom((stack) => {
+      const cluster = new SluiceCluster(stack, 'Cluster', { namePrefix: 'orders-events' });
+      const bytesIn = stack.resolve(cluster.metricBytesIn({ topic: 'orders' }).toMetricConfig().metricStat);
+      expect(bytesIn).toMatchObject({ namespace: 'Sluice', metricName: 'BytesIn', statistic: 'Sum' });
+      expect(bytesIn.dimensions).toEqual(expect.arrayContaining([{ name: 'service', value: 'orders-events' }, { name: 'Topic', value: 'orders' }]));
+      expect(bytesIn.dimensions).toHaveLength(2);
+      expect(stack.resolve(cluster.metricRecordsOut().toMetricConfig().metricStat).dimensions).toEqual([{ name: 'service', value: 'orders-events' }]);
+      const imported = SluiceCluster.fromClusterAttributes(stack, 'Imported', { apiId: 'abc123', namePrefix: 'orders-events' });
+      expect(stack.resolve(imported.metricThrottled().toMetricConfig().metricStat).dimensions).toEqual([{ name: 'service', value: 'orders-events' }]);
+      expect(() => SluiceCluster.fromClusterAttributes(stack, 'NoPrefix', { apiId: 'x' }).metricBytesIn()).toThrow(/needs the cluster's namePrefix/);
+    });
+  });
+
+  it('alarms when queued compaction requests are dropped for 15 minutes', () => {
+    base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: Match.stringLikeRegexp('CompactAsyncEventsDropped$'),
+      MetricName: 'AsyncEventsDropped',
+      Namespace: 'AWS/Lambda',
+      EvaluationPeriods: 3,
+    });
+  });
+
   it("fires the compact function's p99 duration alarm at 85% of its own 10-minute timeout", () => {
     base.template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: Match.stringLikeRegexp('CompactDurationP99$'), Threshold: 510_000, ExtendedStatistic: 'p99' });
   });
 
   it('has no compact alarms without the compact function', () => {
     const names = Object.values(resourcesOf(synthStack({ compaction: false }).template, 'AWS::CloudWatch::Alarm')).map((a) => String(a.Properties?.AlarmName));
-    // Three per API function (admin, produce, fetch, groups), API 5xx, table throttles.
-    expect(names).toHaveLength(14);
+    // Three per API function (admin, produce, fetch, groups), 429s, API 5xx, table throttles.
+    expect(names).toHaveLength(15);
     expect(names.filter((n) => n.includes('Compact'))).toEqual([]);
   });
 
@@ -416,7 +584,7 @@ describe('SluiceCluster monitoring', () => {
       new SluiceCluster(stack, 'Cluster', { alarmTopic, namePrefix: 'prod' });
     });
     const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(17);
+    expect(alarms).toHaveLength(19);
     for (const alarm of alarms) {
       expect(alarm.Properties?.AlarmName).toMatch(/^prod-/);
       expect(alarm.Properties?.AlarmActions).toEqual([{ Ref: topicId }]);
@@ -545,11 +713,10 @@ describe('SluiceCluster props validation', () => {
   it.each<[string, SluiceClusterProps, RegExp]>([
     ['namePrefix has a space', { namePrefix: 'my sluice' }, /namePrefix: expected a name matching .*, got "my sluice"/],
     ['namePrefix is longer than 40 characters', { namePrefix: 'a'.repeat(41) }, /namePrefix: .*got "a{41}"/],
-    ['authorization is unknown', { authorization: 'basic' as 'iam' }, /authorization: expected 'iam', 'jwt' or 'none', got "basic"/],
-    ['jwt has no issuer', { authorization: 'jwt', jwtAudience: ['a'] }, /jwtIssuer: expected an https:\/\/ issuer URL .*, got undefined/],
-    ['the jwt issuer is not https', { authorization: 'jwt', jwtIssuer: 'http://issuer', jwtAudience: ['a'] }, /jwtIssuer: .*got "http:\/\/issuer"/],
-    ['jwt has no audience', { authorization: 'jwt', jwtIssuer: 'https://issuer', jwtAudience: [] }, /jwtAudience: .*got \[\]/],
-    ['a JWT issuer is given without jwt authorization', { jwtIssuer: 'https://issuer' }, /authorization: expected 'jwt' when jwtIssuer or jwtAudience is set, got "iam"/],
+    ['authorization is a string from an older version', { authorization: 'none' as unknown as SluiceAuthorization }, /authorization: expected SluiceAuthorization.iam\(\), .*got "none"/],
+    ['a route throttle names no operation', { routeThrottles: { hearbeat: { rateLimit: 1, burstLimit: 1 } } }, /routeThrottles: expected an operation id among .*heartbeat.*, got "hearbeat"/],
+    ['a route throttle rate is not positive', { routeThrottles: { produce: { rateLimit: 0, burstLimit: 1 } } }, /routeThrottles.produce.rateLimit: .*got 0/],
+    ['a table read ceiling is fractional', { maxTableReadRequestUnits: 1.5 }, /maxTableReadRequestUnits: .*got 1.5/],
     ['memory is below Lambda’s minimum', { adminMemorySizeMb: 64 }, /adminMemorySizeMb: expected an integer from 128 to 10240, got 64/],
     ['memory is fractional', { fetchMemorySizeMb: 1024.5 }, /fetchMemorySizeMb: .*got 1024.5/],
     ['reserved concurrency is 0, which would disable the function', { produceReservedConcurrency: 0 }, /produceReservedConcurrency: expected an integer from 1 to 100000, got 0/],
@@ -569,5 +736,12 @@ describe('SluiceCluster props validation', () => {
     ['the groups function serves no route', { routes: ROUTES.filter((r) => r.function !== 'groups') }, /routes: expected at least one route served by the groups function/],
   ])('fails if %s', (_why, props, message) => {
     expect(() => synthStack(props)).toThrow(message);
+  });
+
+  it.each([
+    ['the jwt issuer is not https', () => SluiceAuthorization.jwt({ issuer: 'http://issuer', audience: ['a'] }), /issuer: expected an https:\/\/ URL, got "http:\/\/issuer"/],
+    ['jwt has no audience', () => SluiceAuthorization.jwt({ issuer: 'https://issuer', audience: [] }), /audience: expected one or more non-empty values, got \[\]/],
+  ])('fails if %s', (_why, make, message) => {
+    expect(make).toThrow(message);
   });
 });

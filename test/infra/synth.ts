@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
-import { Template } from 'aws-cdk-lib/assertions';
+import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import type { CfnResource } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 import type { SluiceClusterProps } from '../../infra/sluice-cluster.ts';
@@ -80,4 +80,11 @@ type Resources = Record<string, { Type: string; Properties?: Record<string, any>
 /** Every resource of `type`, by logical id. */
 export function resourcesOf(template: Template, type: string): Resources {
   return template.findResources(type) as Resources;
+}
+
+/** The warnings synth reports on `stack`, as text. */
+export function warnings(stack: Stack): string[] {
+  return Annotations.fromStack(stack)
+    .findWarning('*', Match.anyValue())
+    .map((w) => String(w.entry.data));
 }
