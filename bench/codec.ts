@@ -25,7 +25,7 @@ export interface CodecBenchResult {
 }
 
 /** 1 KiB JSON-like values: repetitive field names with random contents, roughly as compressible as real events. */
-function makeRecords(): BatchRecord[] {
+export function makeRecords(): BatchRecord[] {
   let seed = 42;
   const random = (): number => {
     seed = (Math.imul(seed, 1103515245) + 12345) | 0;

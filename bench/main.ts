@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { startEmulators } from '../local/emulators.ts';
 import { startStack } from '../local/stack.ts';
 import { benchCodec } from './codec.ts';
+import { benchCodecVsKafkajs, formatCodecVsKafkajs } from './codec-vs-kafkajs.ts';
 import { PARTITIONS, benchEmulatorsOnly, benchFetch, benchProduce, benchProduceSplit, type Throughput } from './stack.ts';
 import { benchClient, formatClientBench } from './client.ts';
 import { benchCompaction, dayOfTraffic } from './compaction.ts';
@@ -38,6 +39,9 @@ for (const name of codecNames) {
   codecRows.push([name, median(runs.map((r) => r.mibPerSec)).toFixed(0), median(runs.map((r) => r.recordsPerSec)).toFixed(0)]);
 }
 table(codecRows);
+console.log();
+// Same bytes, same process, alternating, warm, best of three (bench/codec-vs-kafkajs.ts).
+console.log(formatCodecVsKafkajs(await benchCodecVsKafkajs()));
 console.log();
 
 const emulators = await startEmulators();

@@ -15,11 +15,35 @@ export interface GlobalOptions {
   verbose?: boolean;
 }
 
-/** The client for a command, from its global options. */
+/** The client for a command, from its global options; with `-v` it logs every request. */
 export function clientFor(command: Command): Sluice {
   const options = command.optsWithGlobals<GlobalOptions>();
   const auth: AuthOptions = options.auth === 'iam' ? { type: 'iam', ...(options.region === undefined ? {} : { region: options.region }) } : { type: 'none' };
-  return new Sluice({ url: options.url, auth, ...(options.retries === undefined ? {} : { retry: { retries: options.retries } }) });
+  return new Sluice({
+    url: options.url,
+    auth,
+    ...(options.retries === undefined ? {} : { retry: { retries: options.retries } }),
+    ...(options.verbose === true ? { fetch: loggingFetch(globalThis.fetch, (line) => process.stderr.write(line)) } : {}),
+  });
+}
+
+/** A fetch that logs one line per request: method, path and query, status (or the failure) and ms. */
+export function loggingFetch(inner: typeof globalThis.fetch, log: (line: string) => void): typeof globalThis.fetch {
+  return async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const method = init?.method ?? (input instanceof Request ? input.method : 'GET');
+    const started = performance.now();
+    const ms = () => `${Math.round(performance.now() - started)} ms`;
+    try {
+      const response = await inner(input, init);
+      log(`${method} ${url.pathname}${url.search} ${response.status} ${ms()}\n`);
+      return response;
+    } catch (error) {
+      const cause = (error as { cause?: { code?: unknown } }).cause?.code ?? (error as Error).name;
+      log(`${method} ${url.pathname}${url.search} failed (${String(cause)}) ${ms()}\n`);
+      throw error;
+    }
+  };
 }
 
 export function nonNegativeInteger(value: string): number {
@@ -38,22 +62,22 @@ export function compression(value: string): Compression {
   return value as Compression;
 }
 
-/** `k=v,k2=v2` into an object; a key without `=` gets an empty value. */
-export function keyValues(value: string, previous: Record<string, string> = {}): Record<string, string> {
-  const out = { ...previous };
-  for (const pair of value.split(',')) {
-    if (pair === '') continue;
-    const at = pair.indexOf('=');
-    const key = at < 0 ? pair : pair.slice(0, at);
-    if (key === '') throw new InvalidArgumentError(`Expected key=value, got ${JSON.stringify(pair)}.`);
-    out[key] = at < 0 ? '' : pair.slice(at + 1);
-  }
-  return out;
+/** One `key=value` (the value may hold `,` and `=`), collected across repeats of the option. */
+export function keyValue(value: string, previous: ReadonlyArray<readonly [string, string]> = []): Array<readonly [string, string]> {
+  const at = value.indexOf('=');
+  if (at <= 0) throw new InvalidArgumentError(`Expected key=value, got ${JSON.stringify(value)}.`);
+  return [...previous, [value.slice(0, at), value.slice(at + 1)] as const];
 }
 
-/** Turns `\t`, `\n` and `\\` in a separator given on the command line into the characters. */
+/** Repeated `-c key=value` into an object; a later repeat of a key wins. */
+export function configEntry(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const [[key, v]] = keyValue(value) as [readonly [string, string]];
+  return { ...previous, [key]: v };
+}
+
+/** Turns `\t`, `\n`, `\r`, `\0` and `\\` in a separator given on the command line into the characters. */
 export function unescape(value: string): string {
-  return value.replace(/\\([ntr\\])/g, (_, c: string) => ({ n: '\n', t: '\t', r: '\r', '\\': '\\' })[c] as string);
+  return value.replace(/\\([ntr0\\])/g, (_, c: string) => ({ n: '\n', t: '\t', r: '\r', '0': '\0', '\\': '\\' })[c] as string);
 }
 
 let stdoutClosed = false;

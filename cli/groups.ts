@@ -1,13 +1,14 @@
 /**
  * `sluice groups list|describe|reset-offsets`, after kafka-consumer-groups: a lag table per
- * partition for people, `--json` for scripts.
+ * partition for people, `--json` for scripts; a reset is a dry run unless `--execute`.
  */
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { SluiceError } from '../lib/errors.ts';
-import type { GroupDescription, OffsetResetTarget } from '../lib/client/index.ts';
+import type { GroupDescription } from '../lib/client/index.ts';
 import { timestampOf } from './consume.ts';
 import { clientFor, nonNegativeInteger, writeOut } from './context.ts';
 import { table } from './format.ts';
+import { executeReset, planReset, topicSelection, type ResetTarget, type TopicSelection } from './reset-plan.ts';
 
 const dash = (value: number | string | null) => (value === null ? '-' : value);
 
@@ -30,23 +31,43 @@ export function describeGroupText(group: GroupDescription): string {
 }
 
 interface ResetOptions {
-  topic: string;
+  topic: TopicSelection[];
   toEarliest?: boolean;
   toLatest?: boolean;
   toOffset?: number;
   toDatetime?: string;
+  shiftBy?: number;
+  toCurrent?: boolean;
+  execute?: boolean;
+  dryRun?: boolean;
   json?: boolean;
 }
 
 /** The one target the options name; kafka-consumer-groups' flags. */
-function resetTarget(options: ResetOptions): OffsetResetTarget {
-  const given = [options.toEarliest === true, options.toLatest === true, options.toOffset !== undefined, options.toDatetime !== undefined].filter(Boolean).length;
-  if (given !== 1) throw new SluiceError('INVALID_REQUEST', 'Give exactly one of --to-earliest, --to-latest, --to-offset <n> and --to-datetime <ISO-8601>');
-  const { topic } = options;
-  if (options.toEarliest === true) return { topic, to: 'earliest' };
-  if (options.toLatest === true) return { topic, to: 'latest' };
-  if (options.toOffset !== undefined) return { topic, offset: options.toOffset };
-  return { topic, timestamp: timestampOf(options.toDatetime as string, '--to-datetime') };
+function resetTarget(options: ResetOptions): ResetTarget {
+  const targets = [
+    options.toEarliest === true && ({ kind: 'earliest' } as const),
+    options.toLatest === true && ({ kind: 'latest' } as const),
+    options.toOffset !== undefined && ({ kind: 'offset', offset: options.toOffset } as const),
+    options.toDatetime !== undefined && ({ kind: 'timestamp', timestampMs: timestampOf(options.toDatetime, '--to-datetime') } as const),
+    options.shiftBy !== undefined && ({ kind: 'shift', by: options.shiftBy } as const),
+    options.toCurrent === true && ({ kind: 'current' } as const),
+  ].filter((t) => t !== false);
+  if (targets.length !== 1) throw new SluiceError('INVALID_REQUEST', 'Give exactly one of --to-earliest, --to-latest, --to-offset <n>, --to-datetime <ISO-8601>, --shift-by <n> and --to-current');
+  return targets[0] as ResetTarget;
+}
+
+function integer(value: string): number {
+  if (!/^-?\d+$/.test(value) || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError('Not an integer.');
+  return Number(value);
+}
+
+function collectTopic(value: string, previous: TopicSelection[] = []): TopicSelection[] {
+  try {
+    return [...previous, topicSelection(value)];
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
 }
 
 async function print(json: boolean | undefined, value: unknown, human: () => string): Promise<void> {
@@ -76,15 +97,25 @@ export function groupsCommand(program: Command): void {
 
   groups
     .command('reset-offsets <group>')
-    .description("set the committed offset of every partition of a topic; only while the group has no live member")
-    .requiredOption('-t, --topic <topic>', 'the topic whose offsets to reset')
+    .description('plan new committed offsets and print them; with --execute, commit them (only while the group has no live member)')
+    .requiredOption('-t, --topic <topic[:p,...]>', 'a topic, or some of its partitions (t:0,1); repeat for more', collectTopic)
     .option('--to-earliest', 'to the log start')
     .option('--to-latest', 'to the log end (skip everything so far)')
     .option('--to-offset <n>', 'to this offset (clamped into the log)', nonNegativeInteger)
     .option('--to-datetime <ISO-8601|ms>', 'to the first record at or after this time')
+    .option('--shift-by <n>', 'move the committed offset by n (negative: back), clamped into the log', integer)
+    .option('--to-current', 'to the committed offset (clamped into the log)')
+    .option('--dry-run', 'print the plan and change nothing (the default)')
+    .option('--execute', 'commit the plan')
     .option('--json', 'print JSON')
     .action(async (name: string, options: ResetOptions, command: Command) => {
-      const offsets = await clientFor(command).admin().resetOffsets(name, resetTarget(options));
-      await print(options.json, offsets, () => table([['TOPIC', 'PARTITION', 'NEW-OFFSET'], ...offsets.map((o) => [o.topic, o.partition, o.offset])]));
+      if (options.execute === true && options.dryRun === true) throw new SluiceError('INVALID_REQUEST', 'Give one of --dry-run and --execute');
+      const admin = clientFor(command).admin();
+      const { offsets, skipped } = await planReset(admin, name, options.topic, resetTarget(options));
+      if (skipped.length > 0) process.stderr.write(`Skipped (no committed offset): ${skipped.join(' ')}\n`);
+      if (options.execute === true) await executeReset(admin, name, offsets);
+      else process.stderr.write('Dry run: nothing was changed; add --execute to commit these offsets.\n');
+      const rows = offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
+      await print(options.json, rows, () => table([['TOPIC', 'PARTITION', 'NEW-OFFSET'], ...rows.map((o) => [o.topic, o.partition, o.offset])]));
     });
 }

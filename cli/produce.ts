@@ -1,135 +1,169 @@
 /**
  * `sluice produce <topic>`: one record per line of stdin or `--file`, like
- * kafka-console-producer. Lines go to the client producer in chunks without waiting for each
- * acknowledgement (the producer batches them per partition), while a window of
- * unacknowledged bytes keeps memory bounded however large the input.
+ * kafka-console-producer. Records stream: whatever a read of the input returns is handed to
+ * the producer at once, and the producer sends it within `--linger-ms`, so a line typed at a
+ * terminal reaches consumers at once. A window of unacknowledged bytes keeps memory bounded
+ * however large the input. EOF, Ctrl-C and a failure all flush what was read and print a
+ * summary: how many records were acknowledged, and up to which line every one was.
  */
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { createInterface } from 'node:readline';
-import type { Command } from 'commander';
-import { SluiceError } from '../lib/errors.ts';
+import { addAbortSignal, type Readable } from 'node:stream';
+import { type Command, Option } from 'commander';
 import type { Compression, Message } from '../lib/client/index.ts';
-import { clientFor, compression, keyValues, nonNegativeInteger, positiveInteger, unescape } from './context.ts';
+import { clientFor, compression, keyValue, nonNegativeInteger, positiveInteger, unescape } from './context.ts';
+import { RecordSplitter } from './input.ts';
 import { createProgress } from './progress.ts';
+import { INPUT_FORMATS, recordParser, type InputFormat } from './record-parser.ts';
+import { AckTracker } from './ack-tracker.ts';
 
 interface ProduceOptions {
   file?: string;
   keySeparator?: string;
-  headers?: Record<string, string>;
+  header?: Array<readonly [string, string]>;
   partition?: number;
   compression: Compression;
   rate?: number;
-  lingerMs?: number;
+  lingerMs: number;
   batchBytes?: number;
+  keyFormat: InputFormat;
+  valueFormat: InputFormat;
+  delimiter: string;
+  nullMarker?: string;
+  parseHeaders?: boolean;
+  headersDelimiter: string;
+  headersSeparator: string;
+  headersKeySeparator: string;
 }
 
-/** Records per `send`: enough to amortize a send, small enough to keep the window smooth. */
-const CHUNK_RECORDS = 2000;
-const CHUNK_BYTES = 512 * 1024;
 /** Unacknowledged input bytes before reading pauses. */
-const WINDOW_BYTES = 64 * 1024 * 1024;
+const WINDOW_BYTES = 32 * 1024 * 1024;
 
 export function produceCommand(program: Command): void {
   program
     .command('produce <topic>')
-    .description('produce each line of stdin (or --file) as a record')
+    .description('produce each line of stdin (or --file) as a record; Ctrl-C or EOF flushes and prints a summary')
     .option('--file <path>', 'read lines from a file instead of stdin')
     .option('-K, --key-separator <sep>', 'split each line at the first <sep> into key and value (kafka-console-producer parse.key)')
-    .option('-H, --headers <k=v,...>', 'headers for every record (repeatable)', keyValues)
+    .option('-H, --header <key=value>', 'a header for every record; repeat for more (a value may hold commas)', keyValue)
     .option('-p, --partition <n>', 'send every record to this partition (default: by key, sticky without one)', nonNegativeInteger)
     .option('-z, --compression <codec>', 'none, gzip, snappy, lz4 or zstd', compression, 'none')
     .option('--rate <records/s>', 'send at most this many records per second', positiveInteger)
-    .option('--linger-ms <ms>', 'producer lingerMs (default 5)', nonNegativeInteger)
+    .option('--linger-ms <ms>', 'longest a record waits to be sent with others', nonNegativeInteger, 5)
     .option('--batch-bytes <bytes>', 'producer batchBytes (default 1048576)', positiveInteger)
+    .addOption(new Option('--key-format <format>', 'how keys are written').choices(INPUT_FORMATS).default('string'))
+    .addOption(new Option('--value-format <format>', 'how values are written; raw keeps bytes as they are (split records with -D)').choices(INPUT_FORMATS).default('string'))
+    .option('-D, --delimiter <sep>', 'between records (\\n, \\t, \\r, \\\\ and \\0 understood)', '\\n')
+    .option('--null-marker <text>', 'a key, value or header value equal to this is null (a null value is a tombstone)')
+    .option('--parse-headers', 'read headers before the key, as Kafka 3.2: h1:v1,h2:v2<TAB>key<SEP>value')
+    .option('--headers-delimiter <sep>', 'between the headers and the rest', '\\t')
+    .option('--headers-separator <sep>', 'between two headers', ',')
+    .option('--headers-key-separator <sep>', "between a header's key and value", ':')
     .action(async (topic: string, options: ProduceOptions, command: Command) => produce(topic, options, command));
 }
 
+function parserFor(options: ProduceOptions): (bytes: Buffer, line: number) => Message {
+  return recordParser({
+    keyFormat: options.keyFormat,
+    valueFormat: options.valueFormat,
+    ...(options.keySeparator === undefined ? {} : { keySeparator: unescape(options.keySeparator) }),
+    parseHeaders: options.parseHeaders === true,
+    headersDelimiter: unescape(options.headersDelimiter),
+    headersSeparator: unescape(options.headersSeparator),
+    headerKeySeparator: unescape(options.headersKeySeparator),
+    ...(options.nullMarker === undefined ? {} : { nullMarker: options.nullMarker }),
+    headers: options.header ?? [],
+    ...(options.partition === undefined ? {} : { partition: options.partition }),
+    trimCarriageReturn: unescape(options.delimiter) === '\n',
+  });
+}
+
 async function produce(topic: string, options: ProduceOptions, command: Command): Promise<void> {
+  const parse = parserFor(options);
+  const splitter = new RecordSplitter(Buffer.from(unescape(options.delimiter), 'utf8'));
   const producer = clientFor(command).producer({
     compression: options.compression,
-    ...(options.lingerMs === undefined ? {} : { lingerMs: options.lingerMs }),
+    lingerMs: options.lingerMs,
     ...(options.batchBytes === undefined ? {} : { batchBytes: options.batchBytes }),
   });
   const totalBytes = options.file === undefined ? 0 : (await stat(options.file)).size;
-  const input = options.file === undefined ? process.stdin : createReadStream(options.file);
-  const progress = createProgress(totalBytes);
-  const separator = options.keySeparator === undefined ? undefined : unescape(options.keySeparator);
-  const headers = options.headers;
+  const interrupt = new AbortController();
+  const input: Readable = addAbortSignal(interrupt.signal, options.file === undefined ? process.stdin : createReadStream(options.file));
+  // Produce prints nothing on stdout, so the bar may share a terminal with it.
+  const progress = createProgress(totalBytes, process.stderr.isTTY === true);
+  const acks = new AckTracker();
   const started = performance.now();
-
-  let chunk: Message[] = [];
-  let chunkBytes = 0;
-  const window: Array<{ sent: Promise<void>; bytes: number }> = [];
-  let unacknowledgedBytes = 0;
+  let lineNumber = 0;
   let failure: unknown;
-  let acknowledged = 0;
-  let acknowledgedBytes = 0;
+  let readBytes = 0;
 
-  const sendChunk = async (): Promise<void> => {
-    if (chunk.length > 0) {
-      const messages = chunk;
-      const bytes = chunkBytes;
-      chunk = [];
-      chunkBytes = 0;
-      const sent = producer.send({ topic, messages }).then(
-        () => {
-          acknowledged += messages.length;
-          acknowledgedBytes += bytes;
-          progress.update(acknowledgedBytes, acknowledged, acknowledgedBytes);
-        },
-        (error: unknown) => {
-          failure ??= error;
-        },
-      );
-      window.push({ sent, bytes });
-      unacknowledgedBytes += bytes;
-    }
-    while (window.length > 0 && (unacknowledgedBytes > WINDOW_BYTES || failure !== undefined)) {
-      const oldest = window.shift() as { sent: Promise<void>; bytes: number };
-      await oldest.sent;
-      unacknowledgedBytes -= oldest.bytes;
-    }
-    if (failure !== undefined) throw failure;
+  const send = (messages: Message[], bytes: number) => {
+    if (messages.length === 0) return;
+    const entry = acks.sent(lineNumber - messages.length + 1, messages.length, bytes);
+    producer.send({ topic, messages }).then(
+      () => {
+        acks.acknowledged(entry);
+        progress.update(readBytes, acks.records, acks.bytes);
+      },
+      (error: unknown) => {
+        failure ??= error;
+        acks.failed(entry);
+      },
+    );
   };
 
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
-  let lineNumber = 0;
+  const onSigint = () => {
+    // A second Ctrl-C does not wait for the flush.
+    process.once('SIGINT', () => process.exit(130));
+    interrupt.abort();
+  };
+  process.once('SIGINT', onSigint);
   try {
-    for await (const line of lines) {
-      lineNumber++;
-      let message: Message;
-      if (separator === undefined) message = { value: line };
-      else {
-        const at = line.indexOf(separator);
-        if (at < 0) throw new SluiceError('INVALID_RECORD', `Line ${lineNumber} has no key separator ${JSON.stringify(separator)}`);
-        message = { key: line.slice(0, at), value: line.slice(at + separator.length) };
-      }
-      if (headers !== undefined) message.headers = headers;
-      if (options.partition !== undefined) message.partition = options.partition;
-      chunk.push(message);
-      chunkBytes += Buffer.byteLength(line) + 1;
-      if (options.rate !== undefined) {
-        const dueMs = started + (lineNumber / options.rate) * 1000;
-        const waitMs = dueMs - performance.now();
-        if (waitMs > 0) {
-          await sendChunk();
-          await new Promise((resolve) => setTimeout(resolve, waitMs));
+    const handle = async (records: Buffer[]): Promise<void> => {
+      let messages: Message[] = [];
+      let bytes = 0;
+      for (const record of records) {
+        if (failure !== undefined || interrupt.signal.aborted) return;
+        lineNumber++;
+        try {
+          messages.push(parse(record, lineNumber));
+        } catch (error) {
+          // The lines before a bad one are still sent, so the summary can say where it stopped.
+          lineNumber--;
+          send(messages, bytes);
+          throw error;
+        }
+        bytes += record.length + 1;
+        if (options.rate !== undefined) {
+          const waitMs = started + (lineNumber / options.rate) * 1000 - performance.now();
+          if (waitMs > 0) {
+            send(messages, bytes);
+            messages = [];
+            bytes = 0;
+            await new Promise((resolve) => setTimeout(resolve, waitMs));
+          }
         }
       }
-      if (chunk.length >= CHUNK_RECORDS || chunkBytes >= CHUNK_BYTES) await sendChunk();
+      send(messages, bytes);
+      await acks.window(WINDOW_BYTES, () => failure !== undefined);
+    };
+    try {
+      for await (const chunk of input) {
+        readBytes += (chunk as Buffer).length;
+        await handle(splitter.push(chunk as Buffer));
+        if (failure !== undefined || interrupt.signal.aborted) break;
+      }
+      if (failure === undefined && !interrupt.signal.aborted) await handle(splitter.end());
+    } catch (error) {
+      // Ctrl-C ends reading with an AbortError; anything else (a bad line) is a failure.
+      if (!interrupt.signal.aborted) failure ??= error;
     }
-    await sendChunk();
-    await Promise.all(window.map((w) => w.sent));
-    if (failure !== undefined) throw failure;
-    await producer.disconnect();
+    await producer.disconnect().catch((error: unknown) => (failure ??= error));
+    await acks.settled();
   } finally {
-    lines.close();
+    process.off('SIGINT', onSigint);
     progress.stop();
-    await producer.disconnect().catch(() => {});
   }
-  if (process.stderr.isTTY === true) {
-    const seconds = (performance.now() - started) / 1000;
-    process.stderr.write(`Produced ${acknowledged} records (${(acknowledgedBytes / 1048576).toFixed(1)} MiB) in ${seconds.toFixed(1)} s\n`);
-  }
+  process.stderr.write(acks.summary((performance.now() - started) / 1000, interrupt.signal.aborted));
+  if (failure !== undefined) throw failure;
 }

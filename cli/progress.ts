@@ -1,6 +1,8 @@
 /**
- * A progress bar on stderr — records, MiB/s and ETA — shown only when stderr is a terminal,
- * so pipes and scripts get clean output. Elsewhere it is a no-op.
+ * A progress bar on stderr — records, MiB/s and ETA — shown only when stderr is a terminal
+ * and stdout is not: a bar redraws its line, so on the terminal where records are printed it
+ * would overwrite them (`sluice consume t > file` shows it, `sluice consume t` does not).
+ * Pipes and scripts get clean output. Elsewhere it is a no-op.
  */
 import cliProgress from 'cli-progress';
 
@@ -12,7 +14,12 @@ export interface Progress {
 
 const MIB = 1024 * 1024;
 
-export function createProgress(total: number, enabled: boolean = process.stderr.isTTY === true): Progress {
+/** Whether to draw a bar: stderr is a terminal that stdout does not also print to. */
+export function progressWanted(terminals: { stdout: boolean; stderr: boolean } = { stdout: process.stdout.isTTY === true, stderr: process.stderr.isTTY === true }): boolean {
+  return terminals.stderr && !terminals.stdout;
+}
+
+export function createProgress(total: number, enabled: boolean = progressWanted()): Progress {
   if (!enabled || total <= 0) return { update: () => {}, stop: () => {} };
   const started = performance.now();
   const bar = new cliProgress.SingleBar(

@@ -1,8 +1,11 @@
-/** `sluice topics create|list|describe|alter|delete`: tables for people, `--json` for scripts. */
+/** `sluice topics create|list|describe|alter|delete|delete-records|offsets`: tables for people, `--json` for scripts. */
 import type { Command } from 'commander';
+import { TOPIC_CONFIG_DEFAULTS } from '../lib/config/defaults.ts';
+import { SluiceError } from '../lib/errors.ts';
 import type { TopicDescription } from '../lib/client/index.ts';
-import { clientFor, keyValues, nonNegativeInteger, positiveInteger, writeOut } from './context.ts';
+import { clientFor, configEntry, nonNegativeInteger, positiveInteger, writeOut } from './context.ts';
 import { table } from './format.ts';
+import { topicOffsetsCommand } from './topic-offsets.ts';
 
 function describeText(topic: TopicDescription): string {
   const configs = Object.entries(topic.configs).map(([k, v]) => `  ${k}=${v}`).join('\n');
@@ -17,6 +20,17 @@ function offsetOrMinusOne(value: string): number {
   return value === '-1' ? -1 : nonNegativeInteger(value);
 }
 
+/** Collects repeated `--delete-config <name>`, checking each is a topic config. */
+function configName(value: string, previous: string[] = []): string[] {
+  if (!Object.hasOwn(TOPIC_CONFIG_DEFAULTS, value)) throw new SluiceError('INVALID_CONFIG', `Unknown topic config ${JSON.stringify(value)}; supported: ${Object.keys(TOPIC_CONFIG_DEFAULTS).join(', ')}`);
+  return [...previous, value];
+}
+
+/** True when `error` is the SluiceError `code`. */
+function isError(error: unknown, code: SluiceError['code']): boolean {
+  return error instanceof SluiceError && error.code === code;
+}
+
 async function print(json: boolean | undefined, value: unknown, human: () => string): Promise<void> {
   await writeOut(json === true ? `${JSON.stringify(value, null, 2)}\n` : human());
 }
@@ -28,11 +42,19 @@ export function topicsCommand(program: Command): void {
     .command('create <topic>')
     .description('create a topic (Kafka defaults apply to configs not given)')
     .option('-p, --partitions <n>', 'partition count', positiveInteger, 1)
-    .option('-c, --config <k=v,...>', 'topic configs, e.g. retention.ms=86400000 (repeatable)', keyValues)
-    .option('--json', 'print the created topic as JSON')
-    .action(async (name: string, options: { partitions: number; config?: Record<string, string>; json?: boolean }, command: Command) => {
-      const created = await clientFor(command).admin().createTopic({ topic: name, partitions: options.partitions, ...(options.config === undefined ? {} : { configs: options.config }) });
-      await print(options.json, created, () => `Created topic ${created.name} with ${created.partitions.length} partition${created.partitions.length === 1 ? '' : 's'}.\n`);
+    .option('-c, --config <key=value>', 'a topic config, e.g. cleanup.policy=compact,delete; repeat for more', configEntry)
+    .option('--if-not-exists', 'succeed without change if the topic exists')
+    .option('--json', 'print the created (or existing) topic as JSON')
+    .action(async (name: string, options: { partitions: number; config?: Record<string, string>; ifNotExists?: boolean; json?: boolean }, command: Command) => {
+      const admin = clientFor(command).admin();
+      try {
+        const created = await admin.createTopic({ topic: name, partitions: options.partitions, ...(options.config === undefined ? {} : { configs: options.config }) });
+        await print(options.json, created, () => `Created topic ${created.name} with ${created.partitions.length} partition${created.partitions.length === 1 ? '' : 's'}.\n`);
+      } catch (error) {
+        if (options.ifNotExists !== true || !isError(error, 'TOPIC_ALREADY_EXISTS')) throw error;
+        const existing = await admin.describeTopic(name);
+        await print(options.json, existing, () => `Topic ${name} already exists.\n`);
+      }
     });
 
   topics
@@ -68,21 +90,34 @@ export function topicsCommand(program: Command): void {
     .command('alter <topic>')
     .description('raise the partition count and/or change configs')
     .option('-p, --partitions <n>', 'new (larger) partition count', positiveInteger)
-    .option('-c, --config <k=v,...>', 'configs to set (repeatable)', keyValues)
+    .option('-c, --config <key=value>', 'a config to set; repeat for more', configEntry)
+    .option('--delete-config <name>', "revert a config to its default (Kafka's); repeat for more", configName)
     .option('--json', 'print the altered topic as JSON')
-    .action(async (name: string, options: { partitions?: number; config?: Record<string, string>; json?: boolean }, command: Command) => {
+    .action(async (name: string, options: { partitions?: number; config?: Record<string, string>; deleteConfig?: string[]; json?: boolean }, command: Command) => {
+      const reverted = Object.fromEntries((options.deleteConfig ?? []).map((key) => [key, String(TOPIC_CONFIG_DEFAULTS[key as keyof typeof TOPIC_CONFIG_DEFAULTS])]));
+      const both = Object.keys(reverted).filter((key) => options.config?.[key] !== undefined);
+      if (both.length > 0) throw new SluiceError('INVALID_CONFIG', `${both.join(', ')} given to both --config and --delete-config`);
+      const configs = { ...options.config, ...reverted };
       const altered = await clientFor(command)
         .admin()
-        .alterTopic(name, { ...(options.partitions === undefined ? {} : { partitions: options.partitions }), ...(options.config === undefined ? {} : { configs: options.config }) });
+        .alterTopic(name, { ...(options.partitions === undefined ? {} : { partitions: options.partitions }), ...(Object.keys(configs).length === 0 ? {} : { configs }) });
       await print(options.json, altered, () => describeText(altered));
     });
 
   topics
     .command('delete <topic>')
     .description('delete a topic and its data')
-    .option('--json', 'print {"deleted": name}')
-    .action(async (name: string, options: { json?: boolean }, command: Command) => {
-      await clientFor(command).admin().deleteTopic(name);
+    .option('--if-exists', 'succeed without change if there is no such topic')
+    .option('--json', 'print {"deleted": name} ({"deleted": null} when --if-exists found none)')
+    .action(async (name: string, options: { ifExists?: boolean; json?: boolean }, command: Command) => {
+      try {
+        await clientFor(command).admin().deleteTopic(name);
+      } catch (error) {
+        if (options.ifExists !== true || !isError(error, 'UNKNOWN_TOPIC_OR_PARTITION')) throw error;
+        return print(options.json, { deleted: null }, () => `Topic ${name} does not exist.\n`);
+      }
       await print(options.json, { deleted: name }, () => `Deleted topic ${name}.\n`);
     });
+
+  topicOffsetsCommand(topics);
 }

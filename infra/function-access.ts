@@ -32,11 +32,16 @@ export interface FunctionAccess {
  *            PutItem (createTopic), UpdateItem (alterTopic), DeleteItem (deleteTopic),
  *            BatchWriteItem (purge), DescribeTable (health); s3:ListBucket (HeadBucket in
  *            health, ListObjectsV2 in purge), s3:DeleteObject (DeleteObjects in purge)
- *   produce  GetItem (getTopic, head read); TransactWriteItems has no IAM action of its own:
- *            IAM checks each item, here an Update of the head and a Put of the index entry;
- *            s3:PutObject (the segment) and s3:PutObjectTagging, which S3 also requires
- *            of a PutObject that sets `Tagging` (the lifecycle expiry tag)
- *   fetch    GetItem (getTopic, head), Query (index); s3:GetObject (byte ranges), and
+ *   produce  GetItem (getTopic, head read), BatchGetItem (producer states judged before a
+ *            wide request writes); TransactWriteItems has no IAM action of its own: IAM
+ *            checks each item, here an Update of the head, Puts of the index entry and the
+ *            producer state, and ConditionChecks of the topic item and the producer-id
+ *            counter (ConditionCheckItem); s3:PutObject (the segment) and
+ *            s3:PutObjectTagging, which S3 also requires of a PutObject that sets `Tagging`
+ *            (the lifecycle expiry tag); s3:DeleteObject (DeleteObjects of a refused
+ *            request's objects)
+ *   fetch    GetItem (getTopic, head), Query (index), BatchGetItem (a long poll's head and
+ *            topic, once a second); s3:GetObject (byte ranges), and
  *            s3:ListBucket because without it S3 answers a missing key with 403 instead of
  *            404 NoSuchKey, and fetch tells an object removed by retention by that 404
  *   groups   Query (a group's members and META, its committed offsets, the group registry,
@@ -76,12 +81,12 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
     objects: ['s3:DeleteObject'],
   },
   produce: {
-    table: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    table: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
     bucket: [],
-    objects: ['s3:PutObject', 's3:PutObjectTagging'],
+    objects: ['s3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'],
   },
   fetch: {
-    table: ['dynamodb:GetItem', 'dynamodb:Query'],
+    table: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'],
     bucket: ['s3:ListBucket'],
     objects: ['s3:GetObject'],
   },

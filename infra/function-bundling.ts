@@ -10,6 +10,7 @@
  * index.mjs, where that `__dirname` points. `nodeModules` would also work but runs
  * `npm install` during synth, which needs the network.
  */
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,9 +19,10 @@ import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodej
 /** The repository root: infra/'s parent. Entries, the lock file and node_modules live there. */
 export const PROJECT_ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
-/** The handler module of function `name`. */
+/** The handler module of function `name`: its source in a checkout, its compiled JavaScript in the installed package (dist/). */
 export function functionEntry(name: string): string {
-  return join(PROJECT_ROOT, 'functions', name, 'handler.ts');
+  const source = join(PROJECT_ROOT, 'functions', name, 'handler.ts');
+  return existsSync(source) ? source : join(PROJECT_ROOT, 'functions', name, 'handler.js');
 }
 
 /** Absolute path of the zstd.wasm that the package's Node build loads. */

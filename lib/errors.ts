@@ -16,6 +16,7 @@ export const ERROR_TABLE = {
   INVALID_REQUEST: { status: 400, retriable: false },
   CORRUPT_MESSAGE: { status: 400, retriable: false },
   INVALID_RECORD: { status: 400, retriable: false },
+  INVALID_TIMESTAMP: { status: 400, retriable: false },
   UNSUPPORTED_COMPRESSION_TYPE: { status: 400, retriable: false },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, retriable: false },
   METHOD_NOT_ALLOWED: { status: 405, retriable: false },
@@ -33,6 +34,7 @@ export const ERROR_TABLE = {
   UNSUPPORTED_ASSIGNOR: { status: 400, retriable: false },
   OUT_OF_ORDER_SEQUENCE_NUMBER: { status: 409, retriable: false },
   INVALID_PRODUCER_EPOCH: { status: 409, retriable: false },
+  UNKNOWN_PRODUCER_ID: { status: 409, retriable: false },
   THROTTLING_QUOTA_EXCEEDED: { status: 429, retriable: true },
   CONCURRENT_TRANSACTIONS: { status: 429, retriable: true },
   KAFKA_STORAGE_ERROR: { status: 503, retriable: true },
@@ -44,7 +46,7 @@ export const ERROR_TABLE = {
 export type ErrorName = keyof typeof ERROR_TABLE;
 
 /** Extra fields an error carries into its JSON rendering (e.g. offset bounds). */
-export type ErrorDetails = Readonly<Record<string, string | number | boolean | null>>;
+export type ErrorDetails = Readonly<Record<string, string | number | boolean | null | readonly number[]>>;
 
 /** A typed Sluice error: Kafka name, HTTP status and retriability come from ERROR_TABLE. */
 export class SluiceError extends Error {

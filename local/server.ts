@@ -25,16 +25,42 @@ function isTextual(contentType: string): boolean {
   return /^(text\/|application\/(json|x-www-form-urlencoded|xml))/i.test(contentType);
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    // Lambda would refuse the payload; refuse early rather than buffer without bound.
-    if (size > LIMITS.maxRequestBytes * 2) throw new SluiceError('MESSAGE_TOO_LARGE', `Request body exceeds ${LIMITS.maxRequestBytes} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The whole body, or a 400 once it has taken longer than `timeoutMs` to arrive: API Gateway
+ * does not hold a request open for a client that trickles or never ends its body.
+ */
+function readBody(req: IncomingMessage, timeoutMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const finish = (error: Error | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      // The error listener stays: a later socket error on an abandoned body must not go unhandled.
+      req.off('data', onData).off('end', onEnd);
+      if (error === undefined) return resolve(Buffer.concat(chunks));
+      // Stop reading; the reply goes out with `connection: close`.
+      req.pause();
+      reject(error);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      // Lambda would refuse the payload; refuse early rather than buffer without bound.
+      if (size > LIMITS.maxRequestBytes * 2) return finish(new SluiceError('MESSAGE_TOO_LARGE', `Request body exceeds ${LIMITS.maxRequestBytes} bytes`));
+      chunks.push(chunk);
+    };
+    const onEnd = () => finish(undefined);
+    const timer = setTimeout(() => finish(new SluiceError('INVALID_REQUEST', `Request body did not arrive within ${timeoutMs} ms`)), timeoutMs);
+    req.on('data', onData).on('end', onEnd).on('error', finish);
+  });
+}
+
+/** The body deadline; SLUICE_LOCAL_BODY_TIMEOUT_MS shortens it for tests. */
+function bodyTimeoutMs(): number {
+  const fromEnv = Number(process.env.SLUICE_LOCAL_BODY_TIMEOUT_MS);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : LIMITS.requestBodyTimeoutMs;
 }
 
 function toEvent(req: IncomingMessage, url: URL, body: Buffer, key: string, pathParameters: Record<string, string>): APIGatewayProxyEventV2 {
@@ -105,7 +131,7 @@ async function invoke(invocables: Invocables, pending: Set<Promise<unknown>>, na
 async function handle(handlers: Handlers, invocables: Invocables, pending: Set<Promise<unknown>>, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const body = await readBody(req);
+    const body = await readBody(req, bodyTimeoutMs());
     const invocation = req.method === 'POST' ? INVOKE_PATH.exec(url.pathname) : null;
     if (invocation?.[1] !== undefined) return await invoke(invocables, pending, invocation[1], req, body, res);
     const match = matchRoute(req.method ?? 'GET', url.pathname);
@@ -114,6 +140,8 @@ async function handle(handlers: Handlers, invocables: Invocables, pending: Set<P
     const event = toEvent(req, url, body, routeKey(match.route), match.pathParameters);
     send(res, await handlers[match.route.function](event));
   } catch (error) {
+    // A body that never finished leaves the socket unusable: answer, then close it.
+    if (!req.complete) res.setHeader('connection', 'close');
     send(res, render(errorResponse(error)));
   }
 }
@@ -126,7 +154,15 @@ export interface LocalServer {
 /** Serves the API on 127.0.0.1:`port` (0 for any free port). */
 export async function startServer(handlers: Handlers, port: number, invocables: Invocables = {}, host = '127.0.0.1'): Promise<LocalServer> {
   const pending = new Set<Promise<unknown>>();
-  const server: Server = createServer((req, res) => void handle(handlers, invocables, pending, req, res));
+  // SLUICE_LOG_LEVEL=info (or debug): one line per request, as `sluice -v` prints them.
+  const logRequests = ['info', 'debug'].includes((process.env.SLUICE_LOG_LEVEL ?? '').toLowerCase());
+  const server: Server = createServer((req, res) => {
+    if (logRequests) {
+      const started = performance.now();
+      res.once('finish', () => console.log(`${req.method} ${req.url} ${res.statusCode} ${Math.round(performance.now() - started)} ms`));
+    }
+    void handle(handlers, invocables, pending, req, res);
+  });
   // Long polls hold a request for up to 20 s; keep-alive sockets must outlive them.
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {

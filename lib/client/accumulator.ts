@@ -46,7 +46,7 @@ export interface DrainOptions {
   force: boolean;
   isMuted: (topic: string, partition: number) => boolean;
   maxRequestBytes: number;
-  /** Partitions per request; the server commits up to 50 partitions atomically. */
+  /** Partitions per request; the server commits up to 32 partitions of an idempotent producer atomically. */
   maxPartitions: number;
 }
 

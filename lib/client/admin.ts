@@ -4,9 +4,11 @@
  * describe (members and lag), committed offsets, and reset (kafka-consumer-groups).
  */
 import { SluiceError } from '../errors.ts';
+import { checkConnection } from './connect.ts';
 import { lookupOffset } from './fetcher.ts';
-import { fetchCommitted } from './group-requests.ts';
+import { fetchCommitted, MAX_OFFSETS_PER_COMMIT, sendCommit } from './group-requests.ts';
 import { pathOf, type Transport } from './http.ts';
+import { ALTER_TOPIC_KEYS, checkOptionKeys, CREATE_TOPIC_KEYS, DELETE_RECORDS_KEYS, FETCH_OFFSETS_KEYS, TOPIC_HINTS } from './option-keys.ts';
 import type { ResolvedRetryOptions } from './options.ts';
 import type {
   CommittedOffset,
@@ -48,8 +50,17 @@ export class Admin {
     private readonly retry: ResolvedRetryOptions,
   ) {}
 
+  /** Checks that the API answers (GET /v1/health); rejects naming the cause if not. */
+  async connect(): Promise<void> {
+    await checkConnection(this.transport, this.retry);
+  }
+
+  /** Nothing to release (each request stands alone); for symmetry with connect(). */
+  async disconnect(): Promise<void> {}
+
   /** Creates a topic; TOPIC_ALREADY_EXISTS if the name is taken. */
   async createTopic(options: CreateTopicOptions): Promise<TopicDescription> {
+    checkOptionKeys('admin.createTopic()', options, CREATE_TOPIC_KEYS, TOPIC_HINTS);
     const body: Record<string, unknown> = { name: options.topic };
     if (options.partitions !== undefined) body.partitions = options.partitions;
     if (options.configs !== undefined) body.configs = options.configs;
@@ -68,6 +79,7 @@ export class Admin {
 
   /** Raises the partition count and/or changes configs; returns the altered topic. */
   async alterTopic(topic: string, changes: AlterTopicOptions): Promise<TopicDescription> {
+    checkOptionKeys('admin.alterTopic()', changes, ALTER_TOPIC_KEYS, TOPIC_HINTS);
     return this.transport.json<TopicDescription>({ method: 'PATCH', path: pathOf('v1', 'topics', topic), headers: { 'content-type': 'application/json' }, body: JSON.stringify(changes) }, this.retry);
   }
 
@@ -82,6 +94,7 @@ export class Admin {
    * new low watermarks.
    */
   async deleteTopicRecords(options: { topic: string; partitions: Array<{ partition: number; offset: number }> }): Promise<Array<{ partition: number; lowWatermark: number }>> {
+    checkOptionKeys('admin.deleteTopicRecords()', options, DELETE_RECORDS_KEYS);
     return Promise.all(
       options.partitions.map(async ({ partition, offset }) => {
         const { lowWatermark } = await this.transport.json<{ lowWatermark: number }>(
@@ -124,6 +137,7 @@ export class Admin {
 
   /** The group's committed offsets (each the next offset to consume), optionally of some topics only. */
   async fetchOffsets(group: string, options: { topics?: readonly string[] } = {}): Promise<CommittedOffset[]> {
+    checkOptionKeys('admin.fetchOffsets()', options, FETCH_OFFSETS_KEYS);
     const offsets = await fetchCommitted(this.transport, this.retry, group);
     return options.topics === undefined ? offsets : offsets.filter((o) => options.topics?.includes(o.topic));
   }
@@ -139,5 +153,14 @@ export class Admin {
       this.retry,
     );
     return offsets;
+  }
+
+  /**
+   * Commits offsets for a group as an administrator (no member): each the next offset to
+   * consume. Only while the group has no live member (UNKNOWN_MEMBER_ID otherwise). Sent in
+   * requests of at most 99 offsets, so a large set is not applied atomically.
+   */
+  async commitOffsets(group: string, offsets: readonly TopicPartitionOffset[]): Promise<void> {
+    for (let i = 0; i < offsets.length; i += MAX_OFFSETS_PER_COMMIT) await sendCommit(this.transport, this.retry, group, undefined, offsets.slice(i, i + MAX_OFFSETS_PER_COMMIT));
   }
 }

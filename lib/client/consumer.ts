@@ -20,6 +20,7 @@ import { fetchPartition, lookupOffset } from './fetcher.ts';
 import type { Transport } from './http.ts';
 import type { ResolvedConsumerOptions } from './options.ts';
 import { PausedPartitions, type TopicPartitions } from './paused-partitions.ts';
+import { ASSIGN_KEYS, checkOptionKeys, RUN_HINTS, RUN_KEYS, SEEK_KEYS } from './option-keys.ts';
 import { Semaphore } from './semaphore.ts';
 import type { ConsumedBatch, EachBatchPayload, EachMessagePayload, OffsetSpec, TopicPartition } from './types.ts';
 
@@ -96,6 +97,7 @@ export class Consumer {
   private readonly seeks = new Map<string, number | 'earliest' | 'latest'>();
   private readonly pausedPartitions = new PausedPartitions();
   private readonly crashListeners: Array<(event: { error: unknown }) => void> = [];
+  private readonly fetchListeners: Array<(event: { topic: string; partition: number; offset: number }) => void> = [];
   private running = false;
   private readonly loops = new Map<string, Promise<void>>();
   private finished = deferred();
@@ -112,11 +114,14 @@ export class Consumer {
   /** Sets the partitions to consume (replacing any earlier assignment). Call before `run`. */
   assign(assignments: readonly TopicAssignment[]): void {
     if (this.running) throw new SluiceError('INVALID_REQUEST', 'assign() must be called before run() (or after stop())');
+    for (const a of assignments) checkOptionKeys('consumer.assign()', a, ASSIGN_KEYS);
     this.assignments = assignments.map((a) => ({ ...a }));
   }
 
   /** Moves a partition's position: an offset, or `earliest` / `latest`. Takes effect at once when running. */
-  seek({ topic, partition, offset }: { topic: string; partition: number; offset: number | string | 'earliest' | 'latest' }): void {
+  seek(sought: { topic: string; partition: number; offset: number | string | 'earliest' | 'latest' }): void {
+    checkOptionKeys('consumer.seek()', sought, SEEK_KEYS);
+    const { topic, partition, offset } = sought;
     const target = offset === 'earliest' || offset === 'latest' ? offset : Number(offset);
     if (typeof target === 'number' && (!Number.isSafeInteger(target) || target < 0)) throw new SluiceError('INVALID_REQUEST', `seek offset must be a non-negative integer, 'earliest' or 'latest', got ${JSON.stringify(offset)}`);
     const cursor = this.cursors.get(key(topic, partition));
@@ -158,8 +163,12 @@ export class Consumer {
   }
 
   /** Called if the consumer stops on an error (a handler's, or a non-retriable fetch error). */
-  on(event: 'crash', listener: (event: { error: unknown }) => void): void {
-    if (event === 'crash') this.crashListeners.push(listener);
+  on(event: 'crash', listener: (event: { error: unknown }) => void): void;
+  /** Called as each fetch request starts. */
+  on(event: 'fetch', listener: (event: { topic: string; partition: number; offset: number }) => void): void;
+  on(event: 'crash' | 'fetch', listener: ((event: { error: unknown }) => void) | ((event: { topic: string; partition: number; offset: number }) => void)): void {
+    if (event === 'crash') this.crashListeners.push(listener as (event: { error: unknown }) => void);
+    else this.fetchListeners.push(listener as (event: { topic: string; partition: number; offset: number }) => void);
   }
 
   /**
@@ -167,6 +176,7 @@ export class Consumer {
    * the fetch loops run (as kafkajs's run). `done()` tells when they stop.
    */
   async run(config: RunConfig): Promise<void> {
+    checkOptionKeys('consumer.run()', config, RUN_KEYS, RUN_HINTS);
     checkRunConfig(this.running, config);
     if (this.assignments.length === 0) throw new SluiceError('INVALID_REQUEST', 'Nothing assigned: call assign([{ topic }]) before run()');
     const cursors = await this.resolveCursors();
@@ -221,6 +231,12 @@ export class Consumer {
     this.finished.resolve();
   }
 
+  /** Checks that the API answers (GET /v1/health); rejects naming the cause if not. run() needs no connect() first. */
+  async connect(): Promise<void> {
+    await this.admin.connect();
+  }
+
+  /** Stops, as `stop()`; the consumer holds no connection. */
   async disconnect(): Promise<void> {
     await this.stop();
   }
@@ -286,6 +302,7 @@ export class Consumer {
 
   private fetch(cursor: Cursor, offset: number): Promise<ConsumedBatch> {
     const { maxBytesPerPartition: maxBytes, maxWaitMs: waitMs } = this.options;
+    for (const listener of this.fetchListeners) listener({ topic: cursor.topic, partition: cursor.partition, offset });
     return fetchPartition(this.transport, this.options, { topic: cursor.topic, partition: cursor.partition, offset, maxBytes, waitMs, signal: cursor.controller.signal });
   }
 

@@ -19,8 +19,9 @@ import { GroupCoordinator, type MembershipListener } from './group-coordinator.t
 import { GroupOffsets } from './group-offsets.ts';
 import { fetchCommitted, tpKey, type TpKey } from './group-requests.ts';
 import type { Transport } from './http.ts';
+import { checkOptionKeys, GROUP_RUN_KEYS, RUN_HINTS, SEEK_KEYS, SUBSCRIBE_KEYS } from './option-keys.ts';
 import type { ResolvedGroupConsumerOptions } from './options.ts';
-import type { TopicPartition } from './types.ts';
+import type { TopicPartition, TopicPartitionOffset } from './types.ts';
 
 type Callback = (partitions: TopicPartition[]) => Promise<void> | void;
 
@@ -45,6 +46,8 @@ function deferred(): { promise: Promise<void>; resolve: () => void; reject: (e: 
 
 export class GroupConsumer {
   private topics: string[] = [];
+  /** Subscribed with fromBeginning: a partition without a committed offset starts at the log start, whatever autoOffsetReset says (as kafkajs). */
+  private readonly fromBeginning = new Set<string>();
   private readonly engine: Consumer;
   private coordinator: GroupCoordinator | undefined;
   private config: GroupRunConfig = {};
@@ -84,19 +87,36 @@ export class GroupConsumer {
   }
 
   /** Adds topics to the subscription (`{ topic }` or `{ topics }`); call before `run`. */
-  subscribe(subscription: { topic?: string; topics?: readonly string[] }): void {
+  subscribe(subscription: { topic?: string; topics?: readonly string[]; fromBeginning?: boolean }): void {
+    checkOptionKeys('consumer.subscribe()', subscription, SUBSCRIBE_KEYS);
     if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'subscribe() must be called before run() (or after stop())');
     const topics = [...(subscription.topics ?? []), ...(subscription.topic === undefined ? [] : [subscription.topic])];
     if (topics.length === 0 || topics.some((t) => typeof t !== 'string' || t === '')) throw new SluiceError('INVALID_REQUEST', `subscribe() takes { topic } or { topics } of topic names, got ${JSON.stringify(subscription)}`);
     this.topics = [...new Set([...this.topics, ...topics])];
+    for (const t of topics) if (subscription.fromBeginning === true) this.fromBeginning.add(t);
   }
 
   /** Joins the group and starts consuming what it assigns; resolves once joined. `done()` tells when it stops. */
   async run(config: GroupRunConfig): Promise<void> {
+    checkOptionKeys('consumer.run()', config, GROUP_RUN_KEYS, RUN_HINTS);
     if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'The consumer is already running');
     if (this.topics.length === 0) throw new SluiceError('INVALID_REQUEST', 'Nothing subscribed: call subscribe({ topics }) before run()');
     const { onPartitionsAssigned: _a, onPartitionsRevoked: _r, onPartitionsLost: _l, ...handlers } = config;
-    this.engine.startManaged(handlers, (topic, partition, nextOffset) => this.offsets.progressed(topic, partition, nextOffset));
+    // autoCommitThreshold: also commit once this many records were processed since the last commit.
+    let sinceCommit = 0;
+    const lastProgress = new Map<TpKey, number>();
+    this.engine.startManaged(handlers, (topic, partition, nextOffset) => {
+      this.offsets.progressed(topic, partition, nextOffset);
+      const threshold = this.options.autoCommit ? this.options.autoCommitThreshold : undefined;
+      if (threshold === undefined) return;
+      const k = tpKey(topic, partition);
+      sinceCommit += Math.max(0, nextOffset - (lastProgress.get(k) ?? nextOffset));
+      lastProgress.set(k, nextOffset);
+      if (sinceCommit >= threshold) {
+        sinceCommit = 0;
+        void this.autoCommit();
+      }
+    });
     this.config = config;
     this.offsets.clear();
     this.finished = deferred();
@@ -135,6 +155,7 @@ export class GroupConsumer {
 
   /** Moves an owned partition's position (see Consumer.seek); inside onPartitionsAssigned it sets where the partition starts. */
   seek(target: { topic: string; partition: number; offset: number | string | 'earliest' | 'latest' }): void {
+    checkOptionKeys('consumer.seek()', target, SEEK_KEYS);
     const k = tpKey(target.topic, target.partition);
     if (!this.assigning.has(k)) return this.engine.seek(target);
     const { offset } = target;
@@ -160,8 +181,27 @@ export class GroupConsumer {
   }
 
   /** Called if the consumer stops on an error; it has committed what was processed and left the group by then. */
-  on(event: 'crash', listener: (event: { error: unknown }) => void): void {
-    if (event === 'crash') this.crashListeners.push(listener);
+  on(event: 'crash', listener: (event: { error: unknown }) => void): void;
+  /** Called after each accepted commit, auto or by hand, with the offsets committed. */
+  on(event: 'commit', listener: (offsets: readonly TopicPartitionOffset[]) => void): void;
+  /** Called as each fetch request starts. */
+  on(event: 'fetch', listener: (event: { topic: string; partition: number; offset: number }) => void): void;
+  on(event: 'crash' | 'commit' | 'fetch', listener: ((event: { error: unknown }) => void) | ((offsets: readonly TopicPartitionOffset[]) => void) | ((event: { topic: string; partition: number; offset: number }) => void)): void {
+    if (event === 'crash') this.crashListeners.push(listener as (event: { error: unknown }) => void);
+    else if (event === 'commit') this.offsets.committedListeners.push(listener as (offsets: readonly TopicPartitionOffset[]) => void);
+    else this.engine.on('fetch', listener as (event: { topic: string; partition: number; offset: number }) => void);
+  }
+
+  /** Processed offsets not committed yet (each the next offset to consume), as kafkajs's uncommittedOffsets. */
+  uncommittedOffsets(): TopicPartitionOffset[] {
+    return this.offsets.uncommitted();
+  }
+
+  /** Commits now what the handlers processed in the partitions this member owns (what autoCommit commits on its interval). */
+  async commitProcessed(): Promise<void> {
+    const coordinator = this.coordinator;
+    if (coordinator === undefined) return;
+    await this.offsets.commitProcessed(this.offsets.partitions().filter((p) => coordinator.owns(p.topic, p.partition)), 'owned');
   }
 
   /** Settles when the run stops: resolves after `stop()`, rejects with the error of a crash. */
@@ -173,6 +213,11 @@ export class GroupConsumer {
   async stop(): Promise<void> {
     await this.shutdown();
     this.finished.resolve();
+  }
+
+  /** Checks that the API answers (GET /v1/health); rejects naming the cause if not. run() needs no connect() first. */
+  async connect(): Promise<void> {
+    await this.engine.connect();
   }
 
   async disconnect(): Promise<void> {
@@ -254,6 +299,7 @@ export class GroupConsumer {
     if (typeof sought === 'number') return { topic, partition, position: sought, start: 'earliest' };
     if (sought !== undefined) return { topic, partition, position: undefined, start: sought };
     if (committed !== undefined) return { topic, partition, position: committed, start: reset === 'none' ? 'earliest' : reset };
+    if (this.fromBeginning.has(topic)) return { topic, partition, position: undefined, start: 'earliest' };
     if (reset === 'none') throw new SluiceError('OFFSET_OUT_OF_RANGE', `Group ${this.options.groupId} has no committed offset for ${topic}/${partition} and autoOffsetReset is 'none'`);
     return { topic, partition, position: undefined, start: reset };
   }

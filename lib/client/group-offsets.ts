@@ -40,6 +40,8 @@ export class GroupOffsets {
   /** Last offset committed (or found committed at assignment), per partition held. */
   private readonly committed = new Map<TpKey, number>();
   private commits: Promise<void> = Promise.resolve();
+  /** Told each committed chunk of offsets, after the server accepted it. */
+  readonly committedListeners: Array<(offsets: readonly TopicPartitionOffset[]) => void> = [];
 
   constructor(
     private readonly transport: Transport,
@@ -69,6 +71,13 @@ export class GroupOffsets {
   clear(): void {
     this.processed.clear();
     this.committed.clear();
+  }
+
+  /** Processed offsets not committed yet (each the next offset to consume). */
+  uncommitted(): TopicPartitionOffset[] {
+    const offsets: TopicPartitionOffset[] = [];
+    for (const [k, offset] of this.processed) if (offset !== this.committed.get(k)) offsets.push({ ...parseTpKey(k), offset });
+    return offsets;
   }
 
   /** Partitions with processing recorded. */
@@ -104,6 +113,7 @@ export class GroupOffsets {
           const chunk = pending.slice(i, i + MAX_OFFSETS_PER_COMMIT);
           await sendCommit(this.transport, this.retry, this.group, { memberId, memberEpoch }, chunk);
           for (const o of chunk) this.committed.set(tpKey(o.topic, o.partition), o.offset);
+          for (const listener of this.committedListeners) listener(chunk);
         }
         return;
       } catch (error) {

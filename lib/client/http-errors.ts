@@ -57,20 +57,70 @@ export function decodeErrorResponse(status: number, headers: Headers, body: Buff
   return new SluiceError(nameForStatus(status), message, { details: { httpStatus: status }, ...extra });
 }
 
-/** A request that got no HTTP answer (refused, reset, DNS, timed out) as a retriable REQUEST_TIMED_OUT. */
-export function networkError(url: URL, error: unknown, timedOut: boolean): SluiceError {
-  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
-  const reason = timedOut
-    ? 'no answer within the request timeout'
-    : typeof cause?.code === 'string'
-      ? cause.code
-      : typeof cause?.message === 'string'
-        ? cause.message
-        : error instanceof Error
-          ? error.message
-          : String(error);
-  const details: ErrorDetails = { network: true };
-  return new SluiceError('REQUEST_TIMED_OUT', `No response from ${url.origin}: ${reason}`, { details, cause: error });
+/** Why a request got no HTTP answer, as `details.network` says it. */
+export type NetworkFailure = 'refused' | 'unknown-host' | 'tls' | 'timeout' | 'reset' | 'other';
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1', '0.0.0.0']);
+
+function errorCode(error: unknown): string | undefined {
+  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+  if (typeof cause?.code === 'string') return cause.code;
+  const own = (error as { code?: unknown } | undefined)?.code;
+  return typeof own === 'string' ? own : undefined;
+}
+
+/** The failure's own words, first line only (OpenSSL's run over several). */
+function errorText(error: unknown): string {
+  const cause = (error as { cause?: { message?: unknown } } | undefined)?.cause;
+  const text = typeof cause?.message === 'string' ? cause.message : error instanceof Error ? error.message : String(error);
+  return text.split('\n')[0]?.trim() ?? '';
+}
+
+/** Sorts a fetch failure by its cause: Node's fetch (undici) puts the socket's error code on `cause`. */
+export function classifyNetworkFailure(error: unknown, timedOut: boolean): NetworkFailure {
+  if (timedOut) return 'timeout';
+  const code = errorCode(error) ?? '';
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') return 'unknown-host';
+  if (/CERT|SSL|TLS|EPROTO/.test(code)) return 'tls';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'UND_ERR_SOCKET' || code === 'UND_ERR_CLOSED') return 'reset';
+  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') return 'timeout';
+  return 'other';
+}
+
+/**
+ * A request that got no HTTP answer, as a retriable REQUEST_TIMED_OUT whose message names the
+ * cause (refused, unknown host, TLS, timeout, reset) and `details.network` carries it. A
+ * refused local URL is nearly always a local stack that is not running, so it says so.
+ */
+export function networkError(url: URL, error: unknown, timedOut: boolean, timeoutMs?: number): SluiceError {
+  const failure = classifyNetworkFailure(error, timedOut);
+  const code = errorCode(error);
+  const origin = url.origin;
+  let message: string;
+  switch (failure) {
+    case 'refused':
+      message = LOCAL_HOSTS.has(url.hostname)
+        ? `Connection refused by ${origin} (ECONNREFUSED): is the local stack running? Start it with \`npm start\``
+        : `Connection refused by ${origin} (ECONNREFUSED): nothing accepts connections at that host and port`;
+      break;
+    case 'unknown-host':
+      message = `Unknown host ${url.hostname} (${code}): check the url`;
+      break;
+    case 'tls':
+      message = `TLS handshake with ${origin} failed (${code})${url.protocol === 'https:' && LOCAL_HOSTS.has(url.hostname) ? ' (the local stack speaks http, not https)' : ''}`;
+      break;
+    case 'timeout':
+      message = `No response from ${origin}: timed out${timedOut && timeoutMs !== undefined ? ` after ${timeoutMs} ms (requestTimeoutMs)` : code === undefined ? '' : ` (${code})`}`;
+      break;
+    case 'reset':
+      message = `Connection to ${origin} closed before an answer (${code})`;
+      break;
+    default:
+      message = `No response from ${origin}: ${code ?? errorText(error)}`;
+  }
+  const details: ErrorDetails = { network: failure };
+  return new SluiceError('REQUEST_TIMED_OUT', message, { details, cause: error });
 }
 
 /**

@@ -62,6 +62,18 @@ function abortableSleep(ms: number, signal: AbortSignal | undefined): Promise<vo
   });
 }
 
+/**
+ * The body as fetch's BodyInit. The DOM lib's BodyInit takes only views of an ArrayBuffer, and
+ * a Buffer is typed as a view of ArrayBufferLike (which includes SharedArrayBuffer), so a
+ * program type-checked with the DOM lib would fail here. A Buffer is never backed by a
+ * SharedArrayBuffer unless made from one (we never do), so the same bytes are re-typed, not copied.
+ */
+function fetchBody(body: Buffer | string | undefined): string | Uint8Array<ArrayBuffer> | null {
+  if (body === undefined) return null;
+  if (typeof body === 'string') return body;
+  return new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength);
+}
+
 export class Transport {
   readonly baseUrl: URL;
   /** The base URL's path without a trailing slash: '' or a stage such as '/prod'. */
@@ -126,12 +138,12 @@ export class Transport {
     let response: Response;
     let body: Buffer;
     try {
-      response = await this.fetchImpl(url, { method: request.method, headers, body: request.body ?? null, signal });
+      response = await this.fetchImpl(url, { method: request.method, headers, body: fetchBody(request.body), signal });
       body = Buffer.from(await response.arrayBuffer());
     } catch (error) {
       // The caller's own abort is not a failure to retry: hand it back untouched.
       if (request.signal?.aborted) throw request.signal.reason ?? error;
-      throw networkError(url, error, timeout.aborted);
+      throw networkError(url, error, timeout.aborted, timeoutMs);
     }
     if (response.status >= 400) throw decodeErrorResponse(response.status, response.headers, body);
     return { status: response.status, headers: response.headers, body };

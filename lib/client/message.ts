@@ -5,6 +5,7 @@
  */
 import type { BatchRecord, DecodedRecord, RecordHeader } from '../codec/record-batch.ts';
 import { SluiceError } from '../errors.ts';
+import { checkOptionKeys, MESSAGE_KEYS } from './option-keys.ts';
 import type { Bytes, ConsumedHeaders, ConsumedMessage, Message, MessageHeaders } from './types.ts';
 
 function invalidRecord(index: number, message: string): SluiceError {
@@ -51,6 +52,7 @@ export function checkMessages(messages: readonly Message[], now: number): void {
   for (let i = 0; i < messages.length; i++) {
     const message = messages[i];
     if (typeof message !== 'object' || message === null) throw invalidRecord(i, 'must be an object with a value');
+    checkOptionKeys(`messages[${i}]`, message, MESSAGE_KEYS);
     if (message.value === undefined) throw invalidRecord(i, 'value is required (null for a tombstone)');
     const partition = message.partition;
     if (partition !== undefined && (!Number.isInteger(partition) || partition < 0)) throw invalidRecord(i, `partition must be a non-negative integer, got ${JSON.stringify(partition)}`);

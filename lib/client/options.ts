@@ -6,6 +6,7 @@
 import { GROUPS, LIMITS, TOPIC_CONFIG_DEFAULTS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
 import type { AuthOptions } from './auth.ts';
+import { checkOptionKeys, CONSUMER_HINTS, CONSUMER_KEYS, GROUP_CONSUMER_KEYS, PRODUCER_HINTS, PRODUCER_KEYS, RETRY_KEYS } from './option-keys.ts';
 import { COMPRESSIONS, type Compression, type GroupAssignor } from './types.ts';
 
 /** How a client retries a request that failed with a retriable error, a 5xx or a network error. */
@@ -151,6 +152,8 @@ export interface GroupConsumerOptions extends ConsumerOptions {
   autoCommit?: boolean;
   /** @default 5000 - Kafka's auto.commit.interval.ms */
   autoCommitIntervalMs?: number;
+  /** With autoCommit, also commit once this many records were processed since the last commit (kafkajs's autoCommitThreshold). @default - by interval only */
+  autoCommitThreshold?: number;
 }
 
 export type ResolvedGroupConsumerOptions = ResolvedConsumerOptions &
@@ -162,6 +165,7 @@ export type ResolvedGroupConsumerOptions = ResolvedConsumerOptions &
     assignor: GroupAssignor | undefined;
     autoCommit: boolean;
     autoCommitIntervalMs: number;
+    autoCommitThreshold: number | undefined;
   }>;
 
 export const GROUP_CONSUMER_DEFAULTS = {
@@ -197,7 +201,13 @@ export function resolveRetryOptions(...layers: Array<RetryOptions | undefined>):
   return merged;
 }
 
+/** Checks the names in a `retry` object (`new Sluice({ retry })`, `admin({ retry })`): a TypeError for an unknown one. */
+export function checkRetryKeys(what: string, retry: RetryOptions | undefined): void {
+  checkOptionKeys(what, retry, RETRY_KEYS);
+}
+
 export function resolveProducerOptions(options: ProducerOptions | undefined, retry: RetryOptions | undefined): ResolvedProducerOptions {
+  checkOptionKeys('sluice.producer()', options, PRODUCER_KEYS, PRODUCER_HINTS);
   const { retries: _r, retryBackoffMs: _b, retryBackoffMaxMs: _m, requestTimeoutMs: _t, ...own } = defined(options);
   const merged: ResolvedProducerOptions = { ...PRODUCER_DEFAULTS, ...resolveRetryOptions(retry, options), ...own };
   integerIn('lingerMs', merged.lingerMs, 0);
@@ -211,6 +221,7 @@ export function resolveProducerOptions(options: ProducerOptions | undefined, ret
 }
 
 export function resolveConsumerOptions(options: ConsumerOptions | undefined, retry: RetryOptions | undefined): ResolvedConsumerOptions {
+  checkOptionKeys('sluice.consumer()', options, CONSUMER_KEYS, CONSUMER_HINTS);
   const { retries: _r, retryBackoffMs: _b, retryBackoffMaxMs: _m, requestTimeoutMs: _t, ...own } = defined(options);
   const merged: ResolvedConsumerOptions = { ...CONSUMER_DEFAULTS, ...resolveRetryOptions(retry, options), ...own };
   if (!['earliest', 'latest', 'none'].includes(merged.autoOffsetReset)) throw invalid('autoOffsetReset', merged.autoOffsetReset, "'earliest', 'latest' or 'none'");
@@ -224,7 +235,8 @@ export function resolveConsumerOptions(options: ConsumerOptions | undefined, ret
 export const DEFAULT_MAX_MESSAGE_BYTES = TOPIC_CONFIG_DEFAULTS['max.message.bytes'];
 
 export function resolveGroupConsumerOptions(options: GroupConsumerOptions, retry: RetryOptions | undefined): ResolvedGroupConsumerOptions {
-  const { groupId, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, assignor, autoCommit, autoCommitIntervalMs, ...consumer } = options;
+  checkOptionKeys('sluice.consumer({ groupId })', options, GROUP_CONSUMER_KEYS, CONSUMER_HINTS);
+  const { groupId, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, assignor, autoCommit, autoCommitIntervalMs, autoCommitThreshold, ...consumer } = options;
   if (typeof groupId !== 'string' || !GROUP_ID.test(groupId) || groupId === '.' || groupId === '..') throw invalid('groupId', groupId, "1–249 of ASCII letters, digits, '.', '_' and '-'");
   if (sessionTimeoutMs !== undefined) integerIn('sessionTimeoutMs', sessionTimeoutMs, GROUPS.minSessionTimeoutMs, GROUPS.maxSessionTimeoutMs);
   if (heartbeatIntervalMs !== undefined) {
@@ -237,6 +249,7 @@ export function resolveGroupConsumerOptions(options: GroupConsumerOptions, retry
   if (autoCommit !== undefined && typeof autoCommit !== 'boolean') throw invalid('autoCommit', autoCommit, 'a boolean');
   const interval = autoCommitIntervalMs ?? GROUP_CONSUMER_DEFAULTS.autoCommitIntervalMs;
   integerIn('autoCommitIntervalMs', interval, 1);
+  if (autoCommitThreshold !== undefined) integerIn('autoCommitThreshold', autoCommitThreshold, 1);
   return {
     ...resolveConsumerOptions(consumer, retry),
     groupId,
@@ -246,5 +259,6 @@ export function resolveGroupConsumerOptions(options: GroupConsumerOptions, retry
     assignor,
     autoCommit: autoCommit ?? GROUP_CONSUMER_DEFAULTS.autoCommit,
     autoCommitIntervalMs: interval,
+    autoCommitThreshold,
   };
 }

@@ -17,9 +17,11 @@
 import type { BatchRecord } from '../codec/record-batch.ts';
 import { LIMITS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
+import { checkConnection } from './connect.ts';
 import { Accumulator, type BatchLimits, type DrainedRequest } from './accumulator.ts';
 import type { Transport } from './http.ts';
 import { checkMessages, encodedSizeBound, toRecord } from './message.ts';
+import { checkOptionKeys, SEND_BATCH_KEYS, SEND_HINTS, SEND_KEYS, TOPIC_MESSAGES_KEYS } from './option-keys.ts';
 import { MetadataCache, type TopicMetadata } from './metadata.ts';
 import type { ResolvedProducerOptions } from './options.ts';
 import { sendProduceRequest } from './produce-request.ts';
@@ -84,8 +86,10 @@ export class Producer {
     return this.inFlight;
   }
 
-  /** For kafkajs compatibility; the producer needs no connection. */
-  async connect(): Promise<void> {}
+  /** Checks that the API answers (GET /v1/health); rejects naming the cause if not. Sending needs no connect() first. */
+  async connect(): Promise<void> {
+    await checkConnection(this.transport, this.options);
+  }
 
   /**
    * Sends messages to a topic. Resolves once every message is appended, with their
@@ -95,6 +99,7 @@ export class Producer {
    */
   send(record: ProducerRecord): Promise<RecordMetadata[]> {
     try {
+      checkOptionKeys('producer.send()', record, SEND_KEYS, SEND_HINTS);
       if (this.state !== 'open') throw new SluiceError('INVALID_REQUEST', 'The producer is disconnected');
       if (typeof record?.topic !== 'string' || record.topic === '') throw new SluiceError('INVALID_TOPIC_EXCEPTION', `topic must be a non-empty string, got ${JSON.stringify(record?.topic)}`);
       const acks: Acks = record.acks ?? -1;
@@ -116,6 +121,8 @@ export class Producer {
 
   /** kafkajs's sendBatch: several topics at once. */
   async sendBatch(batch: { topicMessages: ReadonlyArray<Omit<ProducerRecord, 'acks'>>; acks?: Acks }): Promise<RecordMetadata[]> {
+    checkOptionKeys('producer.sendBatch()', batch, SEND_BATCH_KEYS, SEND_HINTS);
+    for (const t of batch.topicMessages) checkOptionKeys('producer.sendBatch() topicMessages', t, TOPIC_MESSAGES_KEYS);
     const results = await Promise.all(batch.topicMessages.map((t) => this.send(batch.acks === undefined ? t : { ...t, acks: batch.acks })));
     return results.flat();
   }

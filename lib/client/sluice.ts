@@ -11,6 +11,7 @@ import { Consumer } from './consumer.ts';
 import { GroupConsumer } from './group-consumer.ts';
 import { Transport } from './http.ts';
 import {
+  checkRetryKeys,
   resolveConsumerOptions,
   resolveGroupConsumerOptions,
   resolveProducerOptions,
@@ -22,12 +23,21 @@ import {
   type SluiceOptions,
 } from './options.ts';
 import { Producer } from './producer.ts';
+import { ADMIN_KEYS, checkOptionKeys, IAM_AUTH_KEYS, NO_AUTH_KEYS, SLUICE_KEYS } from './option-keys.ts';
+
+function checkAuthKeys(auth: SluiceOptions['auth']): void {
+  if (auth === undefined) return;
+  checkOptionKeys('new Sluice({ auth })', auth, auth.type === 'iam' ? IAM_AUTH_KEYS : NO_AUTH_KEYS);
+}
 
 export class Sluice {
   private readonly transport: Transport;
   private readonly options: SluiceOptions;
 
   constructor(options: SluiceOptions) {
+    checkOptionKeys('new Sluice()', options, SLUICE_KEYS);
+    checkAuthKeys(options.auth);
+    checkRetryKeys('new Sluice({ retry })', options.retry);
     this.options = options;
     this.transport = new Transport({ url: options.url, auth: options.auth, fetch: options.fetch });
     // Fail now, not at the first producer, on bad shared retry options.
@@ -53,6 +63,8 @@ export class Sluice {
   }
 
   admin(options?: { retry?: RetryOptions }): Admin {
+    checkOptionKeys('sluice.admin()', options, ADMIN_KEYS);
+    checkRetryKeys('sluice.admin({ retry })', options?.retry);
     return new Admin(this.transport, resolveRetryOptions(this.options.retry, options?.retry));
   }
 }

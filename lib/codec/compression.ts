@@ -15,15 +15,17 @@
  *             (lz4js's own frame writer does not) and use 64 KiB blocks like Kafka.
  *   4 zstd    one zstd frame, via @bokuweb/zstd-wasm (Node 20 has no zstd in zlib)
  *
- * Decompression is bounded by MAX_DECOMPRESSED_BYTES so a small hostile payload cannot
- * expand without limit, and every failure becomes CORRUPT_MESSAGE.
+ * Decompression is bounded by MAX_DECOMPRESSED_BYTES per batch, and by the caller's
+ * DecodeBudget per call, so a small hostile payload cannot expand without limit. Every
+ * failure becomes CORRUPT_MESSAGE, except a spent budget (MESSAGE_TOO_LARGE).
  */
 import { promisify } from 'node:util';
 import { gunzip as gunzipCallback, gzip as gzipCallback } from 'node:zlib';
 // @ts-expect-error snappyjs ships no type declarations; SnappyJs below types what we use.
 import snappyUntyped from 'snappyjs';
 import { SluiceError } from '../errors.ts';
-import { asBuffer, corrupt, MAX_DECOMPRESSED_BYTES } from './decompression-limits.ts';
+import type { DecodeBudget } from './decode-budget.ts';
+import { asBuffer, corrupt, InflateLimitError, MAX_DECOMPRESSED_BYTES, tooLarge } from './decompression-limits.ts';
 import { compressLz4Frame, decompressLz4Frame } from './lz4-frame.ts';
 import { uncompressSnappyBlock } from './snappy-block.ts';
 
@@ -70,30 +72,51 @@ export async function compress(codec: Compression, data: Uint8Array): Promise<Bu
   }
 }
 
-/** Decompresses `data`; throws CORRUPT_MESSAGE if it is malformed or expands past MAX_DECOMPRESSED_BYTES. */
-export async function decompress(codec: Compression, data: Uint8Array): Promise<Buffer> {
+/**
+ * Decompresses `data`; throws CORRUPT_MESSAGE if it is malformed or expands past
+ * MAX_DECOMPRESSED_BYTES, and the budget's MESSAGE_TOO_LARGE if it expands past what
+ * `budget` has left (which it is then charged).
+ */
+export async function decompress(codec: Compression, data: Uint8Array, budget?: DecodeBudget): Promise<Buffer> {
+  const limit = budget === undefined ? MAX_DECOMPRESSED_BYTES : Math.max(0, Math.min(MAX_DECOMPRESSED_BYTES, budget.inflatedBytesLeft));
+  let out: Buffer;
   try {
-    switch (codec) {
-      case 'none':
-        return asBuffer(data);
-      case 'gzip':
-        return await gunzip(data, { maxOutputLength: MAX_DECOMPRESSED_BYTES });
-      case 'snappy':
-        return decompressSnappy(data);
-      case 'lz4':
-        return decompressLz4Frame(data);
-      case 'zstd':
-        return await decompressZstd(data);
-    }
+    out = await decompressWithin(codec, data, limit, budget);
   } catch (error) {
+    if (error instanceof InflateLimitError && budget !== undefined && limit < MAX_DECOMPRESSED_BYTES) throw budget.exceeded('inflatedBytes');
     if (error instanceof SluiceError) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     throw new SluiceError('CORRUPT_MESSAGE', `${codec} decompression failed: ${reason}`, { cause: error });
+  }
+  if (codec !== 'none') budget?.takeInflated(out.length);
+  return out;
+}
+
+async function decompressWithin(codec: Compression, data: Uint8Array, limit: number, budget: DecodeBudget | undefined): Promise<Buffer> {
+  switch (codec) {
+    case 'none':
+      return asBuffer(data);
+    case 'gzip':
+      try {
+        // node:zlib inflates on the libuv thread pool: the event loop stays free meanwhile.
+        // Its default 16 KiB chunks cost a pool round trip each (64 MiB took 4x longer).
+        return await gunzip(data, { maxOutputLength: Math.max(1, limit), chunkSize: GUNZIP_CHUNK_BYTES });
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge('gzip', limit);
+        throw error;
+      }
+    case 'snappy':
+      return decompressSnappy(data, limit, budget);
+    case 'lz4':
+      return decompressLz4Frame(data, limit);
+    case 'zstd':
+      return await decompressZstd(data, limit);
   }
 }
 
 const gzip = promisify(gzipCallback);
 const gunzip = promisify(gunzipCallback);
+const GUNZIP_CHUNK_BYTES = 256 * 1024;
 
 
 // --- snappy (xerial framing) ---
@@ -126,10 +149,10 @@ function compressXerialSnappy(data: Uint8Array): Buffer {
   return out;
 }
 
-function decompressSnappy(input: Uint8Array): Buffer {
+async function decompressSnappy(input: Uint8Array, limit: number, budget: DecodeBudget | undefined): Promise<Buffer> {
   const data = asBuffer(input);
   const isXerial = data.length >= XERIAL_MAGIC.length && XERIAL_MAGIC.equals(data.subarray(0, XERIAL_MAGIC.length));
-  if (!isXerial) return asBuffer(uncompressSnappyBlock(data, MAX_DECOMPRESSED_BYTES));
+  if (!isXerial) return asBuffer(uncompressSnappyBlock(data, limit));
   if (data.length < XERIAL_HEADER_BYTES) throw corrupt('snappy: truncated xerial header');
   const parts: Uint8Array[] = [];
   let total = 0;
@@ -139,10 +162,12 @@ function decompressSnappy(input: Uint8Array): Buffer {
     const length = data.readInt32BE(pos);
     pos += 4;
     if (length < 0 || length > data.length - pos) throw corrupt(`snappy: xerial block of ${length} bytes overruns the input`);
-    const part = uncompressSnappyBlock(data.subarray(pos, pos + length), MAX_DECOMPRESSED_BYTES - total);
+    const part = uncompressSnappyBlock(data.subarray(pos, pos + length), limit - total);
     parts.push(part);
     total += part.length;
     pos += length;
+    // Blocks are small (32 KiB of input each): a slice boundary between them keeps the event loop free.
+    await budget?.maybeYield();
   }
   return Buffer.concat(parts, total);
 }
@@ -186,22 +211,27 @@ const ZSTD_MAGIC = 0xfd2fb528;
 const ZSTD_MAX_WINDOW_LOG = 30;
 const ZSTD_MIN_GUESS_BYTES = 64 * 1024;
 
-async function decompressZstd(input: Uint8Array): Promise<Buffer> {
+/**
+ * One zstd frame of at most `limit` bytes. zstd-wasm decodes synchronously, so one call
+ * blocks the event loop for up to one batch's 64 MiB (tens of milliseconds); the caller's
+ * budget bounds how many such calls one request makes.
+ */
+async function decompressZstd(input: Uint8Array, limit: number): Promise<Buffer> {
   const data = asBuffer(input);
   const contentSize = zstdContentSize(data);
   const zstd = await loadZstd();
   if (contentSize !== null) {
-    if (contentSize > MAX_DECOMPRESSED_BYTES) throw corrupt(`zstd: frame declares ${contentSize} bytes, over the ${MAX_DECOMPRESSED_BYTES}-byte limit`);
+    if (contentSize > limit) throw tooLarge('zstd', limit, ` (the frame declares ${contentSize} bytes)`);
     return asBuffer(zstd.decompress(data));
   }
   // Streaming writers (zstd-jni, Kafka's Java client) omit the content size: guess, then grow.
-  let capacity = Math.min(MAX_DECOMPRESSED_BYTES, Math.max(ZSTD_MIN_GUESS_BYTES, data.length * 8));
+  let capacity = Math.min(limit, Math.max(ZSTD_MIN_GUESS_BYTES, data.length * 8));
   for (;;) {
     try {
       return asBuffer(zstd.decompress(data, { defaultHeapSize: capacity }));
     } catch (error) {
-      if (capacity >= MAX_DECOMPRESSED_BYTES) throw error;
-      capacity = Math.min(MAX_DECOMPRESSED_BYTES, capacity * 4);
+      if (capacity >= limit) throw error;
+      capacity = Math.min(limit, capacity * 4);
     }
   }
 }

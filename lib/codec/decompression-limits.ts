@@ -12,3 +12,18 @@ export function asBuffer(data: Uint8Array): Buffer {
 export function corrupt(message: string): SluiceError {
   return new SluiceError('CORRUPT_MESSAGE', message);
 }
+
+/**
+ * Decompressed output would pass the limit the caller set. A CORRUPT_MESSAGE on its own;
+ * decompress() turns it into the call's budget error when the budget was the tighter limit.
+ */
+export class InflateLimitError extends SluiceError {
+  constructor(message: string) {
+    super('CORRUPT_MESSAGE', message);
+  }
+}
+
+/** The error for output that would pass `limit` bytes. */
+export function tooLarge(codec: string, limit: number, detail = ''): InflateLimitError {
+  return new InflateLimitError(`${codec}: content${detail} exceeds what may be decompressed (over the ${limit}-byte limit)`);
+}

@@ -13,7 +13,7 @@
 import lz4Untyped from 'lz4js';
 // @ts-expect-error lz4js ships no type declarations; Xxh32 below types what we use.
 import xxh32Untyped from 'lz4js/xxh32.js';
-import { asBuffer, corrupt, MAX_DECOMPRESSED_BYTES } from './decompression-limits.ts';
+import { asBuffer, corrupt, MAX_DECOMPRESSED_BYTES, tooLarge } from './decompression-limits.ts';
 
 interface Lz4Js {
   compressBound(inputBytes: number): number;
@@ -72,8 +72,8 @@ export function compressLz4Frame(data: Uint8Array): Buffer {
   return out.subarray(0, pos + 4);
 }
 
-/** Decompresses an LZ4 frame (independent or dependent blocks, optional checksums), bounded. */
-export function decompressLz4Frame(input: Uint8Array): Buffer {
+/** Decompresses an LZ4 frame (independent or dependent blocks, optional checksums) of at most `limit` bytes. */
+export function decompressLz4Frame(input: Uint8Array, limit = MAX_DECOMPRESSED_BYTES): Buffer {
   const data = asBuffer(input);
   if (data.length < 7 || data.readUInt32LE(0) !== LZ4_MAGIC) throw corrupt('lz4: not an LZ4 frame');
   const flg = data[4]!;
@@ -106,9 +106,7 @@ export function decompressLz4Frame(input: Uint8Array): Buffer {
     pos += size + (blockChecksums ? 4 : 0);
     if (pos > data.length) throw corrupt('lz4: truncated block');
     bound += word & BLOCK_UNCOMPRESSED ? size : Math.min(maxBlockBytes, size * LZ4_MAX_EXPANSION);
-    if (bound > MAX_DECOMPRESSED_BYTES && (contentSize < 0 || contentSize > MAX_DECOMPRESSED_BYTES)) {
-      throw corrupt(`lz4: content exceeds ${MAX_DECOMPRESSED_BYTES} bytes`);
-    }
+    if (bound > limit && (contentSize < 0 || contentSize > limit)) throw tooLarge('lz4', limit);
   }
   const contentChecksumAt = pos;
   if ((flg & FLG_CONTENT_CHECKSUM) !== 0) pos += 4;

@@ -21,7 +21,8 @@
 import { invalidRequest, SluiceError } from '../errors.ts';
 import { type Compression, compress, compressionFromId, compressionId, decompress } from './compression.ts';
 import { crc32c } from './crc32c.ts';
-import { type BatchRecord, type DecodedRecord, MIN_RECORD_BYTES, readRecord, sizeOfRecordBody, writeRecord } from './record.ts';
+import type { DecodeBudget } from './decode-budget.ts';
+import { type BatchRecord, type DecodedRecord, MIN_RECORD_BYTES, type RecordContext, type RecordScan, readRecord, scanRecord, sizeOfRecordBody, writeRecord } from './record.ts';
 import { type Cursor, sizeOfVarint } from './varint.ts';
 
 export type { BatchRecord, DecodedRecord, RecordHeader } from './record.ts';
@@ -209,37 +210,178 @@ export function stampLogAppendTime(buf: Buffer, position: number, timestampMs: n
   buf.writeUInt32BE(crc32c(buf, position + ATTRIBUTES, position + header.sizeBytes), position + CRC);
 }
 
+/** Records walked between checks of a budget's clock. */
+const RECORDS_PER_SLICE_CHECK = 4096;
+
 /**
- * Decodes one batch (verifying its CRC, decompressing as needed) into records with absolute
- * offsets and timestamps; in a LogAppendTime batch every record's timestamp is maxTimestamp,
- * as in Kafka. Keys and values of uncompressed batches are views into `buf`. Throws CORRUPT_MESSAGE.
+ * A batch opened for reading one record at a time: header parsed, CRC verified, records
+ * decompressed, none decoded yet. Each record read or skipped is charged to the budget,
+ * so a reader that stops early (a fetch's maxRecords) never pays for the rest.
  */
-export async function decodeRecordBatch(buf: Buffer, position = 0): Promise<{ header: BatchHeader; records: DecodedRecord[] }> {
+export class RecordReader {
+  readonly header: BatchHeader;
+  private readonly payload: Buffer;
+  private readonly cursor: Cursor;
+  private readonly context: RecordContext;
+  private readonly where: string;
+  private readonly budget: DecodeBudget | undefined;
+  private readonly scan: RecordScan = { offsetDelta: 0, keyIsNull: false, timestampDelta: 0 };
+  private index = 0;
+
+  constructor(header: BatchHeader, payload: Buffer, where: string, budget: DecodeBudget | undefined) {
+    this.header = header;
+    this.payload = payload;
+    this.where = where;
+    this.budget = budget;
+    this.cursor = { pos: 0, end: payload.length };
+    this.context = {
+      baseOffset: header.baseOffset,
+      lastOffsetDelta: header.lastOffsetDelta,
+      baseTimestamp: header.baseTimestamp,
+      logAppendTime: header.timestampType === 'LogAppendTime' ? header.maxTimestamp : null,
+    };
+  }
+
+  /** The next record, or undefined after the last (when no bytes may be left over). Throws CORRUPT_MESSAGE. */
+  next(): DecodedRecord | undefined {
+    if (this.atEnd()) return undefined;
+    this.charge();
+    try {
+      return readRecord(this.payload, this.cursor, this.context, this.index++);
+    } catch (error) {
+      throw this.located(error);
+    }
+  }
+
+  /**
+   * Walks past the records below `offset` without building them, yielding to the event
+   * loop between slices; the next `next()` returns the first record at or after it.
+   */
+  async skipTo(offset: number): Promise<void> {
+    const budget = this.budget;
+    budget?.start();
+    try {
+      while (!this.atEnd()) {
+        const pos = this.cursor.pos;
+        this.walk();
+        if (this.header.baseOffset + this.scan.offsetDelta >= offset) {
+          this.cursor.pos = pos;
+          this.index--;
+          this.budget?.takeRecords(-1);
+          return;
+        }
+        if (this.index % RECORDS_PER_SLICE_CHECK === 0) await budget?.maybeYield();
+      }
+    } finally {
+      budget?.stop();
+    }
+  }
+
+  /**
+   * Walks every remaining record without building any, as a producer's batch must be:
+   * offset deltas exactly 0..n-1, checked as it goes so the first lie stops the walk.
+   * Returns the index of the first record with a null key, or -1.
+   */
+  async validateProducerRecords(): Promise<{ firstKeyless: number; maxTimestamp: number }> {
+    const budget = this.budget;
+    let firstKeyless = -1;
+    let maxTimestampDelta = -Infinity;
+    budget?.start();
+    try {
+      while (!this.atEnd()) {
+        const i = this.index;
+        this.walk();
+        if (this.scan.offsetDelta !== i) {
+          throw new SluiceError('INVALID_RECORD', `${this.where}: record ${i} has offset delta ${this.scan.offsetDelta}; a producer batch has deltas 0..${this.header.recordCount - 1}`);
+        }
+        if (this.scan.keyIsNull && firstKeyless === -1) firstKeyless = i;
+        if (this.scan.timestampDelta > maxTimestampDelta) maxTimestampDelta = this.scan.timestampDelta;
+        if (this.index % RECORDS_PER_SLICE_CHECK === 0) await budget?.maybeYield();
+      }
+    } finally {
+      budget?.stop();
+    }
+    return { firstKeyless, maxTimestamp: this.header.baseTimestamp + maxTimestampDelta };
+  }
+
+  private walk(): void {
+    this.charge();
+    try {
+      scanRecord(this.payload, this.cursor, this.context, this.index++, this.scan);
+    } catch (error) {
+      throw this.located(error);
+    }
+  }
+
+  private charge(): void {
+    if (this.budget === undefined) return;
+    this.budget.takeRecords(1);
+    if (this.index % RECORDS_PER_SLICE_CHECK === 0) this.budget.checkTime();
+  }
+
+  private atEnd(): boolean {
+    if (this.index < this.header.recordCount) return false;
+    if (this.cursor.pos !== this.payload.length) throw corrupt(this.where, `${this.payload.length - this.cursor.pos} bytes left over after ${this.header.recordCount} records`);
+    return true;
+  }
+
+  private located(error: unknown): unknown {
+    return error instanceof SluiceError ? new SluiceError(error.code, `${this.where}: ${error.message}`) : error;
+  }
+}
+
+/**
+ * Opens one batch for reading (verifying its CRC, decompressing as needed), charging the
+ * decompression to `budget`. In a LogAppendTime batch every record's timestamp is
+ * maxTimestamp, as in Kafka. Throws CORRUPT_MESSAGE, or the budget's MESSAGE_TOO_LARGE.
+ */
+export async function openRecordBatch(buf: Buffer, position = 0, budget?: DecodeBudget): Promise<RecordReader> {
   const where = `batch at byte ${position}`;
   const header = parseHeader(buf, position, where);
   verifyCrc(buf, position, header, where);
   const count = header.recordCount;
-  // Like Kafka, an empty batch (left by compaction) has nothing to decompress, whatever its codec bits say.
-  if (count === 0) return { header, records: [] };
   const section = buf.subarray(position + RECORDS, position + header.sizeBytes);
-  const payload = header.compression === 'none' ? section : await decompress(header.compression, section);
-  if (count > payload.length / MIN_RECORD_BYTES) throw corrupt(where, `${count} records cannot fit in ${payload.length} bytes`);
-  const context = {
-    baseOffset: header.baseOffset,
-    lastOffsetDelta: header.lastOffsetDelta,
-    baseTimestamp: header.baseTimestamp,
-    logAppendTime: header.timestampType === 'LogAppendTime' ? header.maxTimestamp : null,
-  };
-  const cursor: Cursor = { pos: 0, end: payload.length };
-  const records: DecodedRecord[] = new Array<DecodedRecord>(count);
+  // Like Kafka, an empty batch (left by compaction) has nothing to decompress, whatever its codec bits say.
+  if (count === 0) return new RecordReader(header, section.subarray(section.length), where, budget);
+  budget?.start();
+  let payload: Buffer;
   try {
-    for (let i = 0; i < count; i++) records[i] = readRecord(payload, cursor, context, i);
-  } catch (error) {
-    if (error instanceof SluiceError) throw new SluiceError(error.code, `${where}: ${error.message}`);
-    throw error;
+    payload = header.compression === 'none' ? section : await decompress(header.compression, section, budget);
+    budget?.checkTime();
+  } finally {
+    budget?.stop();
   }
-  if (cursor.pos !== payload.length) throw corrupt(where, `${payload.length - cursor.pos} bytes left over after ${count} records`);
-  return { header, records };
+  if (count > payload.length / MIN_RECORD_BYTES) throw corrupt(where, `${count} records cannot fit in ${payload.length} bytes`);
+  return new RecordReader(header, payload, where, budget);
+}
+
+/**
+ * Validates a batch a producer sent without building its records: the record count is
+ * checked against the budget before anything is decompressed, and every record is walked
+ * with its offset delta checked against its position. Returns the first keyless record's
+ * index (-1 for none). Throws CORRUPT_MESSAGE, INVALID_RECORD or MESSAGE_TOO_LARGE.
+ */
+export async function validateProducerBatch(buf: Buffer, budget: DecodeBudget): Promise<{ header: BatchHeader; firstKeyless: number; maxRecordTimestamp: number }> {
+  const header = parseHeader(buf, 0, 'batch at byte 0');
+  if (header.recordCount > budget.recordsLeft) throw budget.exceeded('records');
+  const reader = await openRecordBatch(buf, 0, budget);
+  const { firstKeyless, maxTimestamp } = await reader.validateProducerRecords();
+  return { header, firstKeyless, maxRecordTimestamp: maxTimestamp };
+}
+
+/**
+ * Decodes one batch (verifying its CRC, decompressing as needed) into records with absolute
+ * offsets and timestamps; in a LogAppendTime batch every record's timestamp is maxTimestamp,
+ * as in Kafka. Keys and values of uncompressed batches are views into `buf`. Throws
+ * CORRUPT_MESSAGE, or MESSAGE_TOO_LARGE once `budget` is spent.
+ */
+export async function decodeRecordBatch(buf: Buffer, position = 0, budget?: DecodeBudget): Promise<{ header: BatchHeader; records: DecodedRecord[] }> {
+  const reader = await openRecordBatch(buf, position, budget);
+  const records: DecodedRecord[] = new Array<DecodedRecord>(reader.header.recordCount);
+  for (let i = 0; i < records.length; i++) records[i] = reader.next() as DecodedRecord;
+  // Reaching the end checks that no bytes are left over.
+  reader.next();
+  return { header: reader.header, records };
 }
 
 /** Encodes records into one RecordBatch v2. Offsets are assigned baseOffset + index. Throws INVALID_RECORD for an empty list. */

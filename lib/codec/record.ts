@@ -146,3 +146,56 @@ export function readRecord(buf: Buffer, c: Cursor, context: RecordContext, index
   }
   return { offset: context.baseOffset + offsetDelta, timestamp, key, value, headers };
 }
+
+/** What scanRecord reports of a record it walked past; reused across calls so a walk allocates nothing. */
+export interface RecordScan {
+  offsetDelta: number;
+  keyIsNull: boolean;
+  /** The record's timestamp delta from the batch's baseTimestamp. */
+  timestampDelta: number;
+}
+
+function skipBytes(buf: Buffer, c: Cursor, index: number, field: string): boolean {
+  const length = readVarint(buf, c);
+  if (length === -1) return true;
+  if (length < -1 || length > c.end - c.pos) throw corrupt(index, `${field} length ${length} does not fit in the record`);
+  c.pos += length;
+  return false;
+}
+
+/**
+ * Validates record number `index` at `c.pos` exactly as readRecord does and advances past
+ * it, without building the record: a walk over millions of records stays flat in memory.
+ * Fills `into` and throws CORRUPT_MESSAGE.
+ */
+export function scanRecord(buf: Buffer, c: Cursor, context: RecordContext, index: number, into: RecordScan): void {
+  const bodySize = readVarint(buf, c);
+  if (bodySize < 0 || bodySize > c.end - c.pos) throw corrupt(index, `length ${bodySize} does not fit in the batch`);
+  const outerEnd = c.end;
+  const bodyEnd = c.pos + bodySize;
+  c.end = bodyEnd;
+  if (c.pos >= bodyEnd) throw corrupt(index, 'missing attributes');
+  c.pos++;
+  const timestampDelta = readVarlong(buf, c);
+  const offsetDelta = readVarint(buf, c);
+  if (offsetDelta < 0 || offsetDelta > context.lastOffsetDelta) {
+    throw corrupt(index, `offset delta ${offsetDelta} is outside the batch's [0, ${context.lastOffsetDelta}]`);
+  }
+  into.keyIsNull = skipBytes(buf, c, index, 'key');
+  skipBytes(buf, c, index, 'value');
+  const headerCount = readVarint(buf, c);
+  if (headerCount < 0 || headerCount * 2 > bodyEnd - c.pos) throw corrupt(index, `header count ${headerCount} does not fit in the record`);
+  for (let h = 0; h < headerCount; h++) {
+    const keyLength = readVarint(buf, c);
+    if (keyLength < 0 || keyLength > bodyEnd - c.pos) throw corrupt(index, `header ${h} key length ${keyLength} is invalid`);
+    c.pos += keyLength;
+    skipBytes(buf, c, index, `header ${h} value`);
+  }
+  if (c.pos !== bodyEnd) throw corrupt(index, `${bodyEnd - c.pos} unread bytes at the end of the record`);
+  c.end = outerEnd;
+  if (context.logAppendTime === null && !Number.isSafeInteger(context.baseTimestamp + timestampDelta)) {
+    throw corrupt(index, 'timestamp is outside the safe integer range');
+  }
+  into.offsetDelta = offsetDelta;
+  into.timestampDelta = timestampDelta;
+}

@@ -12,7 +12,7 @@
  * against the most a block that size can expand to before anything is allocated, and the
  * work is linear in the output.
  */
-import { corrupt } from './decompression-limits.ts';
+import { corrupt, tooLarge } from './decompression-limits.ts';
 
 /** A copy element emits at most 64 bytes from 2 input bytes; nothing expands more. */
 const MAX_EXPANSION = 32;
@@ -31,7 +31,7 @@ function readVarint32(src: Uint8Array, start: number): { value: number; next: nu
 /** Decodes one raw snappy block of at most `maxLength` bytes; CORRUPT_MESSAGE on any malformation. */
 export function uncompressSnappyBlock(src: Uint8Array, maxLength: number): Uint8Array {
   const { value: length, next } = readVarint32(src, 0);
-  if (length > maxLength) throw corrupt(`snappy: block declares ${length} bytes, over the ${maxLength}-byte limit`);
+  if (length > maxLength) throw tooLarge('snappy', maxLength, ` (a block declares ${length} bytes)`);
   if (length > (src.length - next) * MAX_EXPANSION + 64) throw corrupt(`snappy: block of ${src.length} bytes cannot hold ${length}`);
   const out = new Uint8Array(length);
   let s = next;

@@ -33,8 +33,25 @@ export const LIMITS = {
    * a fetch to always return at least one whole batch.
    */
   maxMessageBytesCap: 4 * 1024 * 1024,
-  /** Largest produce request body (raw bytes) we accept; Lambda's 6 MB request limit minus base64. */
-  maxRequestBytes: 4 * 1024 * 1024 + 512 * 1024,
+  /**
+   * Largest request body (raw bytes) we accept. Lambda refuses an invocation over 6 MB
+   * (6,291,456 bytes), and API Gateway base64-encodes binary bodies into it: 4.25 MiB
+   * becomes 5.67 MiB, leaving room for headers and the rest of the event, so a client
+   * always sees this limit's 413 rather than the gateway's own failure. It still carries
+   * one batch of the largest max.message.bytes (maxMessageBytesCap).
+   */
+  maxRequestBytes: 4 * 1024 * 1024 + 256 * 1024,
+  /** Lambda's synchronous invocation payload limit ("6 MB"), for request and response alike. */
+  lambdaPayloadBytes: 6 * 1024 * 1024,
+  /**
+   * Deepest nesting of arrays and objects in a JSON body or a value fetched with
+   * encoding=json. JSON.stringify overflows the stack at about 4,000 levels.
+   */
+  maxJsonDepth: 100,
+  /** Longest error message sent back; messages that echo input are cut here. */
+  maxErrorMessageChars: 1024,
+  /** The local server's deadline for a whole request body; API Gateway's integration timeout is 30 s. */
+  requestBodyTimeoutMs: 30_000,
   /** Records in one JSON produce request. */
   maxRecordsPerRequest: 10_000,
   /** Default bytes per fetch, as Kafka's `max.partition.fetch.bytes` (1 MiB). */
@@ -52,8 +69,13 @@ export const LIMITS = {
   fetchIndexPageSize: 100,
   /** Byte-range GETs one fetch runs at once (unmerged logs have many small objects). */
   fetchObjectConcurrency: 16,
-  /** DynamoDB TransactWriteItems holds at most 100 items; each partition uses two. */
-  maxPartitionsPerCommit: 50,
+  /**
+   * Partitions a client puts in one produce request: the most an idempotent request can
+   * commit in one DynamoDB transaction (100 items: three per partition, plus the topic
+   * check and the producer-id check), so every request the client sends is atomic. The
+   * server takes wider requests and commits them in several transactions (lib/log/commit-groups.ts).
+   */
+  maxPartitionsPerCommit: 32,
 } as const;
 
 export const SEQUENCER = {
@@ -64,6 +86,39 @@ export const SEQUENCER = {
   backoffCapMs: 500,
   /** Retry-After sent with THROTTLING_QUOTA_EXCEEDED. */
   retryAfterSeconds: 1,
+} as const;
+
+/**
+ * Work one call may spend decoding batches: a produce request validating what it was sent,
+ * or a fetch, ListOffsets or compaction visit reading what is stored. A batch may inflate
+ * to 64 MiB on its own (MAX_DECOMPRESSED_BYTES); these bound the sum, so a request of many
+ * small bombs is refused (413 MESSAGE_TOO_LARGE) within a second or two instead of running
+ * into Lambda's 29 s and 1 GB. Kafka has no such limit because a broker is not billed per call.
+ */
+export const DECODE_BUDGET = {
+  /**
+   * Decompressed bytes, summed over every batch the call decodes: one full-size batch, a
+   * 15-fold expansion of the largest request. zstd decodes synchronously (wasm), so this
+   * also bounds how long one call can hold the event loop (about 80 ms per 64 MiB).
+   */
+  maxInflatedBytes: 64 * 1024 * 1024,
+  /** Records walked (validated or read), summed over the call. */
+  maxRecords: 1_000_000,
+  /** Wall time spent decoding (decompression included), summed over the call. */
+  maxDecodeMs: 3_000,
+  /** Synchronous decoding yields to the event loop after this long, so other requests still run. */
+  sliceMs: 20,
+} as const;
+
+/**
+ * Decoding one key-compaction visit may do: the records it holds for its key map are views
+ * into the inflated batches, so this bounds its memory in the 512 MB compact function.
+ * As Kafka's cleaner with a full dedupe buffer, a visit cleans the prefix that fits.
+ */
+export const COMPACTION_DECODE_BUDGET = {
+  maxInflatedBytes: 64 * 1024 * 1024,
+  maxRecords: 500_000,
+  maxDecodeMs: 10_000,
 } as const;
 
 /** Bytes cached from immutable segment objects across warm invocations. */

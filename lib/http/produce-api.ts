@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from '../config/defaults.ts';
+import { DecodeBudget } from '../codec/decode-budget.ts';
 import { BATCHES_MEDIA_TYPE, decodeFrames } from '../codec/framing.ts';
 import { SluiceError } from '../errors.ts';
 import { appendBatches } from '../log/append.ts';
@@ -9,7 +10,7 @@ import { buildBatches, type ProduceRecord } from '../log/batching.ts';
 import { getTopic } from '../log/topics.ts';
 import { validateTopicName } from '../log/topic-name.ts';
 import type { Storage } from '../storage/clients.ts';
-import { encodeField, FIELD_ENCODINGS, type FieldEncoding } from './encoding.ts';
+import { encodeField, FIELD_ENCODINGS, type FieldEncoding, utf8 } from './encoding.ts';
 import { jsonBody, mediaType, pathParameter, type HttpRequest } from './request.ts';
 import { json, type HttpResponse } from './response.ts';
 import { parseWith } from './validation.ts';
@@ -39,7 +40,11 @@ function toRecords(body: ProduceBody): ProduceRecord[] {
   return body.records.map((r, i) => ({
     key: r.key === undefined ? null : encodeField(r.key, keyEncoding, `records[${i}].key`),
     value: encodeField(r.value, valueEncoding, `records[${i}].value`),
-    headers: Object.entries(r.headers ?? {}).map(([key, value]) => ({ key, value: value === null ? null : Buffer.from(value, 'utf8') })),
+    headers: Object.entries(r.headers ?? {}).map(([key, value]) => {
+      const where = `records[${i}].headers[${JSON.stringify(key.slice(0, 64))}]`;
+      utf8(key, `${where} key`);
+      return { key, value: value === null ? null : utf8(value, where) };
+    }),
     timestamp: r.timestamp ?? now,
     ...(r.partition === undefined ? {} : { partition: r.partition }),
   }));
@@ -63,13 +68,16 @@ async function produceJson(request: HttpRequest, storage: Storage, topicName: st
 async function produceBinary(request: HttpRequest, storage: Storage, topicName: string): Promise<HttpResponse> {
   const frames = decodeFrames(request.body);
   const topic = await getTopic(storage, topicName);
-  const { parts, order } = await validateFrames(topic, frames);
+  const { parts, order } = await validateFrames(topic, frames, new DecodeBudget('This request'));
   const appended = await appendBatches(storage, topic, parts);
   const byPartition = new Map(appended.map((a) => [a.partition, a]));
   const batches = order.map(({ partition, batch }) => {
-    const baseOffset = byPartition.get(partition)?.batchBaseOffsets[batch] as number;
+    const appendedPartition = byPartition.get(partition);
+    const baseOffset = appendedPartition?.batchBaseOffsets[batch] as number;
     const header = parts.find((p) => p.partition === partition)?.batches[batch]?.header;
-    return { partition, baseOffset, lastOffset: baseOffset + (header?.lastOffsetDelta ?? 0) };
+    const logAppendTimeMs = appendedPartition?.logAppendTimeMs;
+    // Per batch, as Kafka answers per partition: a retried duplicate carries its original time.
+    return { partition, baseOffset, lastOffset: baseOffset + (header?.lastOffsetDelta ?? 0), ...(logAppendTimeMs === undefined ? {} : { logAppendTime: logAppendTimeMs }) };
   });
   const logAppendTimeMs = appended[0]?.logAppendTimeMs;
   return json(200, logAppendTimeMs === undefined ? { batches } : { batches, logAppendTime: logAppendTimeMs });

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { LIMITS } from '../config/defaults.ts';
 import { SluiceError, invalidRequest } from '../errors.ts';
+import { nestsDeeperThan } from './json-depth.ts';
 
 /** An API Gateway v2 request reduced to what operations need, decoded once at the edge. */
 export interface HttpRequest {
@@ -36,15 +37,25 @@ export function mediaType(request: HttpRequest): string {
   return (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
 }
 
-/** Parses the body as JSON; INVALID_REQUEST on bad JSON, UNSUPPORTED_MEDIA_TYPE on another type. */
+/** Refuses invalid UTF-8 instead of replacing it with U+FFFD. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
+/** Parses the body as JSON; INVALID_REQUEST on bad JSON, invalid UTF-8 or nesting past LIMITS.maxJsonDepth, UNSUPPORTED_MEDIA_TYPE on another type. */
 export function jsonBody(request: HttpRequest): unknown {
   const type = mediaType(request);
   if (type !== 'application/json' && !(type === '' && request.body.length === 0)) {
     throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `Expected Content-Type application/json, got ${JSON.stringify(request.headers['content-type'] ?? '')}`);
   }
   if (request.body.length === 0) throw invalidRequest('Request body is empty; expected a JSON object');
+  let text: string;
   try {
-    return JSON.parse(request.body.toString('utf8')) as unknown;
+    text = UTF8.decode(request.body);
+  } catch {
+    throw invalidRequest('Request body is not valid UTF-8 (RFC 8259 requires it of JSON)');
+  }
+  if (nestsDeeperThan(request.body, LIMITS.maxJsonDepth)) throw invalidRequest(`Request body nests JSON arrays and objects deeper than ${LIMITS.maxJsonDepth} levels`);
+  try {
+    return JSON.parse(text) as unknown;
   } catch (error) {
     throw invalidRequest(`Request body is not valid JSON: ${(error as Error).message}`);
   }

@@ -1,4 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { LIMITS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
 import { isThrottle } from '../storage/conditions.ts';
 
@@ -37,7 +38,16 @@ export function errorResponse(error: unknown, log: (entry: Record<string, unknow
   }
   const headers: Record<string, string> = {};
   if (known.retryAfterSeconds !== undefined) headers['retry-after'] = String(known.retryAfterSeconds);
-  return json(known.status, known.toJSON(), headers);
+  const body = known.toJSON();
+  return json(known.status, { ...body, message: truncate(body.message, LIMITS.maxErrorMessageChars) }, headers);
+}
+
+/** Messages may quote input (a name, a field); a huge input must not make a huge error. */
+function truncate(message: string, maxChars: number): string {
+  if (message.length <= maxChars) return message;
+  // Never cut a surrogate pair in half: the JSON would carry a lone surrogate.
+  const cut = /[\uD800-\uDBFF]/.test(message[maxChars - 1] ?? '') ? maxChars - 1 : maxChars;
+  return `${message.slice(0, cut)}… (${message.length - cut} more characters)`;
 }
 
 function toSluiceError(error: unknown): SluiceError {

@@ -68,5 +68,7 @@ const deleteRecordsSchema = z.strictObject({ offset: z.number().int().min(-1).ma
 export async function deleteRecordsOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
   const body = parseWith(deleteRecordsSchema, jsonBody(request));
   const { topic, partition } = await partitionOf(request, storage);
-  return json(200, await deleteRecords(storage, topic, partition, body.offset));
+  const { lowWatermark } = await deleteRecords(storage, topic, partition, body.offset);
+  // logStartOffset, as every other route names it; lowWatermark (kafkajs's name) stays for older clients.
+  return json(200, { logStartOffset: lowWatermark, lowWatermark });
 }

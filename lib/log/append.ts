@@ -1,11 +1,16 @@
-import { LIMITS } from '../config/defaults.ts';
+import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { stampLogAppendTime, type BatchHeader } from '../codec/record-batch.ts';
 import type { Storage } from '../storage/clients.ts';
 import type { TopicItem } from '../storage/schema.ts';
-import { commitSegments, type CommittedSegment, type ProducerIdentity, type SegmentDraft } from './sequencer.ts';
+import { planCommitGroups } from './commit-groups.ts';
+import { checkIssuable } from './producer-ids.ts';
+import { refuseBeforeWriting } from './producer-preflight.ts';
+import { producerOfBatches, type ProducerIdentity } from './producer-state.ts';
+import { commitSegments, type CommittedSegment, type SegmentDraft } from './sequencer.ts';
 import { SluiceError } from '../errors.ts';
 import { crossesThreshold, requestCompaction } from '../retention/trigger.ts';
 import { putSegmentObject } from '../storage/segment-objects.ts';
+import { log } from '../observability/logger.ts';
 
 /** Verified RecordBatch v2 bytes bound for one partition, in the order they were sent. */
 export interface PartitionBatches {
@@ -33,38 +38,36 @@ function offsetsOf(header: BatchHeader): number {
 }
 
 /**
- * The idempotent producer behind a partition's batches, if any. Kafka's rule: one producer
- * id and epoch per request and partition, sequences contiguous from batch to batch.
- */
-function producerOf(part: PartitionBatches): { producer?: ProducerIdentity } {
-  const [first] = part.batches;
-  if (first === undefined || first.header.producerId < 0n) return {};
-  let next = first.header.baseSequence;
-  for (const { header } of part.batches) {
-    if (header.producerId !== first.header.producerId || header.producerEpoch !== first.header.producerEpoch) {
-      throw new SluiceError('INVALID_RECORD', `Batches for partition ${part.partition} mix producer ids or epochs in one request`);
-    }
-    if (header.baseSequence !== next || header.baseSequence < 0) {
-      throw new SluiceError('OUT_OF_ORDER_SEQUENCE_NUMBER', `Batch for partition ${part.partition} starts at sequence ${header.baseSequence}, expected ${next}`);
-    }
-    next = header.baseSequence + header.lastOffsetDelta + 1;
-  }
-  return { producer: { producerId: first.header.producerId, producerEpoch: first.header.producerEpoch, firstSequence: first.header.baseSequence, lastSequence: next - 1 } };
-}
-
-/**
- * Appends verified batches: one immutable object per partition first, then one
- * conditional commit of offsets, and only then a result the caller may acknowledge.
+ * Appends verified batches: one immutable object per partition first, then conditional
+ * commits of offsets, and only then a result the caller may acknowledge.
+ *
+ * A request whose partitions fit one transaction (planCommitGroups; every request the
+ * client sends) commits atomically. A wider one commits in several; its idempotent batches
+ * are judged against the stored producer state before anything is written, so the refusals
+ * a producer can cause never come after a partial commit. If a later transaction still
+ * fails (topic deleted, throttled, a second writer with the same producer id and epoch), the
+ * error names the partitions already committed in `committedPartitions`; those stay
+ * appended, and a retry of an idempotent request answers them as duplicates.
+ *
+ * Objects of a refused request, and of batches answered as duplicates, are deleted before
+ * answering, so nothing is left in S3 (a crash in between leaves an orphan, collected later).
  */
 export async function appendBatches(storage: Storage, topic: TopicItem, parts: readonly PartitionBatches[], hooks: AppendHooks = {}): Promise<AppendedPartition[]> {
   const logAppendTimeMs = topic.configs['message.timestamp.type'] === 'LogAppendTime' ? Date.now() : undefined;
   // Checked for every partition before anything is written.
-  const identities = parts.map(producerOf);
+  const identities = parts.map((part) => producerOfBatches(part.partition, part.batches.map((b) => b.header)));
+  for (const identity of identities) if (identity !== undefined) checkIssuable(identity.producerId);
+  const groups = planCommitGroups(identities.map((producer) => (producer === undefined ? {} : { producer })));
+  if (groups.length > 1) {
+    const producers = parts.flatMap((part, i) => (identities[i] === undefined ? [] : [{ partition: part.partition, producer: identities[i] as ProducerIdentity }]));
+    if (producers.length > 0) await refuseBeforeWriting(storage, topic, producers);
+  }
   const drafts: SegmentDraft[] = await Promise.all(
     parts.map(async (part, index) => {
       if (logAppendTimeMs !== undefined) for (const b of part.batches) stampLogAppendTime(b.bytes, 0, logAppendTimeMs);
       const body = part.batches.length === 1 ? (part.batches[0] as { bytes: Buffer }).bytes : Buffer.concat(part.batches.map((b) => b.bytes));
       const { objectKey, expireDays } = await putSegmentObject(storage, topic, part.partition, 'produced', body);
+      const producer = identities[index];
       return {
         partition: part.partition,
         objectKey,
@@ -75,31 +78,64 @@ export async function appendBatches(storage: Storage, topic: TopicItem, parts: r
         batchCount: part.batches.length,
         maxTimestamp: logAppendTimeMs ?? Math.max(...part.batches.map((b) => b.header.maxTimestamp)),
         expireDays,
-        ...identities[index],
+        ...(producer === undefined ? {} : { producer }),
+        ...(logAppendTimeMs === undefined ? {} : { logAppendTimeMs }),
       };
     }),
   );
   await hooks.afterObjectsWritten?.();
-  const results: AppendedPartition[] = [];
-  const triggers: Array<Promise<void>> = [];
-  // One transaction holds at most 100 items (two per partition); wider requests commit in groups.
-  for (let i = 0; i < drafts.length; i += LIMITS.maxPartitionsPerCommit) {
-    const group = drafts.slice(i, i + LIMITS.maxPartitionsPerCommit);
-    const committed = await commitSegments(storage, topic.topicId, group);
-    group.forEach((draft, j) => {
-      const part = parts[i + j] as PartitionBatches;
-      const segment = committed[j] as CommittedSegment;
-      if (!segment.duplicate && crossesThreshold(segment.before, segment.after)) triggers.push(requestCompaction({ topic: topic.name, partition: draft.partition }));
-      let next = segment.baseOffset;
-      const batchBaseOffsets = part.batches.map((b) => {
-        const base = next;
-        next += offsetsOf(b.header);
-        return base;
-      });
-      results.push({ partition: draft.partition, batchBaseOffsets, ...(logAppendTimeMs === undefined ? {} : { logAppendTimeMs }) });
-    });
+  const committed: CommittedSegment[] = [];
+  try {
+    for (const [start, end] of groups) committed.push(...(await commitSegments(storage, topic, drafts.slice(start, end))));
+  } catch (error) {
+    // A SluiceError from the sequencer is a definite refusal: nothing of that group committed.
+    // Anything else (a lost connection) may have committed, so its objects must stay.
+    if (!(error instanceof SluiceError)) throw error;
+    await discardObjects(storage, [...drafts.slice(committed.length), ...drafts.filter((_, i) => committed[i]?.duplicate === true)]);
+    throw committed.length === 0 ? error : partlyCommitted(error, drafts.slice(0, committed.length));
   }
+  const triggers: Array<Promise<void>> = [discardObjects(storage, drafts.filter((_, i) => (committed[i] as CommittedSegment).duplicate))];
+  const results = drafts.map((draft, i): AppendedPartition => {
+    const part = parts[i] as PartitionBatches;
+    const segment = committed[i] as CommittedSegment;
+    if (!segment.duplicate && crossesThreshold(segment.before, segment.after)) triggers.push(requestCompaction({ topic: topic.name, partition: draft.partition }));
+    let next = segment.baseOffset;
+    const batchBaseOffsets = part.batches.map((b) => {
+      const base = next;
+      next += offsetsOf(b.header);
+      return base;
+    });
+    return { partition: draft.partition, batchBaseOffsets, ...(segment.logAppendTimeMs === undefined ? {} : { logAppendTimeMs: segment.logAppendTimeMs }) };
+  });
   // Queued before acknowledging so a frozen Lambda cannot lose them; never throws.
   await Promise.all(triggers);
   return results;
+}
+
+/** The sequencer's refusal of a later transaction, naming the partitions earlier ones committed. */
+function partlyCommitted(error: SluiceError, committed: readonly SegmentDraft[]): SluiceError {
+  const partitions = committed.map((d) => d.partition);
+  return new SluiceError(error.code, `${error.message}; partitions ${partitions.join(', ')} of this request were already committed and stay appended`, {
+    details: { ...error.details, committedPartitions: partitions },
+    ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+    cause: error,
+  });
+}
+
+/** DeleteObjects takes at most 1000 keys (an AWS limit). */
+const DELETE_OBJECTS_KEYS = 1000;
+
+/**
+ * Deletes objects no index entry will ever name (their commit was refused, or answered as a
+ * duplicate). Best effort and never throws: what it misses, orphan collection removes.
+ */
+async function discardObjects(storage: Storage, drafts: readonly SegmentDraft[]): Promise<void> {
+  try {
+    for (let i = 0; i < drafts.length; i += DELETE_OBJECTS_KEYS) {
+      const objects = drafts.slice(i, i + DELETE_OBJECTS_KEYS).map((d) => ({ Key: d.objectKey }));
+      await storage.s3.send(new DeleteObjectsCommand({ Bucket: storage.env.bucketName, Delete: { Objects: objects, Quiet: true } }));
+    }
+  } catch (error) {
+    log().warn('Could not delete unreferenced objects; orphan collection will', { objects: drafts.length, error: String(error) });
+  }
 }

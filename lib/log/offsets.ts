@@ -1,5 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { decodeRecordBatch, readBatchHeader, setBaseOffset } from '../codec/record-batch.ts';
+import { DecodeBudget } from '../codec/decode-budget.ts';
+import { openRecordBatch, readBatchHeader, setBaseOffset } from '../codec/record-batch.ts';
 import type { Storage } from '../storage/clients.ts';
 import { indexSk, partitionPk, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
 import { MissingObjectError, readObjectRange } from '../storage/segment-cache.ts';
@@ -19,13 +20,15 @@ export interface OffsetLookup {
  * Kafka's ListOffsets: `earliest` is the log start, `latest` the high watermark, and a
  * timestamp gives the first offset whose record timestamp is at or after it (the high
  * watermark when none is). Index entries carry their max timestamp, so only the first
- * entry that can hold a match is read from S3.
+ * entry that can hold a match is read from S3, and inside it only batches whose header's
+ * maxTimestamp can hold one are decoded. All decoding is charged to one budget per lookup.
  */
 export async function lookupOffset(storage: Storage, topic: TopicItem, partition: number, spec: OffsetSpec): Promise<OffsetLookup> {
   const state = await readPartitionState(storage, topic, partition);
   const bounds = { logStartOffset: state.logStartOffset, highWatermark: state.highWatermark };
   if (spec === 'earliest') return { offset: state.logStartOffset, timestamp: null, ...bounds };
   if (spec === 'latest') return { offset: state.highWatermark, timestamp: null, ...bounds };
+  const budget = new DecodeBudget('This lookup');
   let startKey: Record<string, unknown> | undefined;
   do {
     const page = await storage.ddb.send(
@@ -39,7 +42,7 @@ export async function lookupOffset(storage: Storage, topic: TopicItem, partition
       }),
     );
     for (const entry of (page.Items ?? []) as IndexEntryItem[]) {
-      const found = await firstAtOrAfter(storage, entry, spec, state.logStartOffset);
+      const found = await firstAtOrAfter(storage, entry, spec, state.logStartOffset, budget);
       if (found !== undefined) return { ...found, ...bounds };
     }
     startKey = page.LastEvaluatedKey;
@@ -47,7 +50,7 @@ export async function lookupOffset(storage: Storage, topic: TopicItem, partition
   return { offset: state.highWatermark, timestamp: null, ...bounds };
 }
 
-async function firstAtOrAfter(storage: Storage, entry: IndexEntryItem, timestampMs: number, minOffset: number): Promise<{ offset: number; timestamp: number } | undefined> {
+async function firstAtOrAfter(storage: Storage, entry: IndexEntryItem, timestampMs: number, minOffset: number, budget: DecodeBudget): Promise<{ offset: number; timestamp: number } | undefined> {
   let bytes: Buffer;
   try {
     bytes = await readObjectRange(storage, entry.objectKey, entry.byteStart, entry.byteLength);
@@ -59,10 +62,16 @@ async function firstAtOrAfter(storage: Storage, entry: IndexEntryItem, timestamp
   let base = entry.baseOffset;
   for (let position = 0; position < bytes.length; ) {
     const header = readBatchHeader(bytes, position);
-    const batch = Buffer.from(bytes.subarray(position, position + header.sizeBytes));
-    setBaseOffset(batch, 0, base);
-    const { records } = await decodeRecordBatch(batch);
-    for (const r of records) if (r.offset >= minOffset && r.timestamp >= timestampMs) return { offset: r.offset, timestamp: r.timestamp };
+    // Kafka's rule too: a batch whose maxTimestamp is older holds no match, so it is not decoded.
+    if (header.maxTimestamp >= timestampMs && base + header.lastOffsetDelta >= minOffset) {
+      const batch = Buffer.from(bytes.subarray(position, position + header.sizeBytes));
+      setBaseOffset(batch, 0, base);
+      const reader = await openRecordBatch(batch, 0, budget);
+      if (base < minOffset) await reader.skipTo(minOffset);
+      for (let r = reader.next(); r !== undefined; r = reader.next()) {
+        if (r.timestamp >= timestampMs) return { offset: r.offset, timestamp: r.timestamp };
+      }
+    }
     base += header.lastOffsetDelta + 1;
     position += header.sizeBytes;
   }

@@ -1,10 +1,10 @@
-import { GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { LIMITS } from '../config/defaults.ts';
 import { readBatchHeader, setBaseOffset, type BatchHeader } from '../codec/record-batch.ts';
 import { SluiceError } from '../errors.ts';
 import { sleep } from '../retry.ts';
 import type { Storage } from '../storage/clients.ts';
-import { HEAD_SK, indexSk, partitionPk, type HeadItem, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
+import { HEAD_SK, TOPICS_PK, indexSk, partitionPk, topicSk, type HeadItem, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
 import { MissingObjectError, readObjectRange, type SegmentCache } from '../storage/segment-cache.ts';
 import { headState, type PartitionState } from './topics.ts';
 
@@ -123,16 +123,47 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   return results;
 }
 
+/** How often a long poll also checks that its topic still exists (each check: one more item read). */
+const LONG_POLL_TOPIC_CHECK_MS = 1000;
+
 /**
  * Long poll: waits up to `waitMs` for the high watermark to pass `offset`, re-reading only
- * the head (cheap) every LIMITS.longPollIntervalMs.
+ * the head every LIMITS.longPollIntervalMs, and about once a second with it, in the same
+ * BatchGetItem, the topic item: a topic deleted (or re-created) meanwhile ends the wait
+ * within a second with UNKNOWN_TOPIC_OR_PARTITION, not after the full wait on a dead incarnation.
  */
 export async function waitForData(storage: Storage, topic: TopicItem, partition: number, offset: number, waitMs: number): Promise<void> {
   const deadline = Date.now() + waitMs;
   const pk = partitionPk(topic.topicId, partition);
+  let topicCheckDueMs = Date.now() + LONG_POLL_TOPIC_CHECK_MS;
   while (Date.now() < deadline) {
-    const state = headState(partition, await readHead(storage, pk));
+    let head: HeadItem | undefined;
+    if (Date.now() < topicCheckDueMs) {
+      head = await readHead(storage, pk);
+    } else {
+      const read = await readHeadAndTopicId(storage, pk, topic.name);
+      if (read.topicId !== topic.topicId) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${JSON.stringify(topic.name)} was deleted while the fetch waited`);
+      head = read.head;
+      topicCheckDueMs = Date.now() + LONG_POLL_TOPIC_CHECK_MS;
+    }
+    const state = headState(partition, head);
     if (state.highWatermark > offset || offset < state.logStartOffset) return;
     await sleep(Math.min(LIMITS.longPollIntervalMs, Math.max(0, deadline - Date.now())));
   }
+}
+
+/** One consistent BatchGetItem of a partition's head and its topic's live topicId (undefined: deleted). */
+async function readHeadAndTopicId(storage: Storage, pk: string, topicName: string): Promise<{ head: HeadItem | undefined; topicId: string | undefined }> {
+  const table = storage.env.tableName;
+  const found: Record<string, unknown>[] = [];
+  let pending: Record<string, { Keys: Record<string, unknown>[]; ConsistentRead: boolean }> | undefined = {
+    [table]: { Keys: [{ pk, sk: HEAD_SK }, { pk: TOPICS_PK, sk: topicSk(topicName) }], ConsistentRead: true },
+  };
+  while (pending !== undefined && Object.keys(pending).length > 0) {
+    const result = await storage.ddb.send(new BatchGetCommand({ RequestItems: pending }));
+    found.push(...(result.Responses?.[table] ?? []));
+    pending = result.UnprocessedKeys as typeof pending;
+  }
+  const topicItem = found.find((item) => item.pk === TOPICS_PK);
+  return { head: found.find((item) => item.pk === pk) as HeadItem | undefined, topicId: typeof topicItem?.topicId === 'string' ? topicItem.topicId : undefined };
 }

@@ -8,7 +8,9 @@
  * so offsets are dense and assigned once (invariant 1): of two writers that read the same
  * head, exactly one commits and the other learns the new head from the failed condition
  * (ReturnValuesOnConditionCheckFailure = ALL_OLD, no second read) and tries again after a
- * jittered backoff. All partitions of one request commit together or not at all.
+ * jittered backoff. All partitions in one transaction commit together or not at all, and
+ * only while the topic incarnation they belong to is live (a ConditionCheck on the topic
+ * item in the same transaction: no extra round trip).
  *
  *   writer A:  PUT obj-A ──► TX(head 40→42, S#41→obj-A) ✓ ──► ack [40,41]
  *   writer B:  PUT obj-B ──► TX(head 40→43, …) ✗ head=42 ──► TX(head 42→45, S#44→obj-B) ✓ ──► ack
@@ -24,8 +26,12 @@ import { SluiceError } from '../errors.ts';
 import { backoffDelayMs, sleep } from '../retry.ts';
 import type { Storage } from '../storage/clients.ts';
 import { cancellationReasons, isThrottle, itemDoesNotExist } from '../storage/conditions.ts';
-import { HEAD_SK, indexSk, partitionPk, type IndexEntryItem } from '../storage/schema.ts';
+import { HEAD_SK, TOPICS_PK, indexSk, partitionPk, topicSk, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
 import { TTL_ATTRIBUTE } from '../storage/provision.ts';
+import { issuedCheck, unissued as unissuedId } from './producer-ids.ts';
+import { appendCondition, judgeProducer, producerStateSk, storedStateFromAttributes, type ProducerIdentity, type StoredProducerState } from './producer-state.ts';
+
+export type { ProducerIdentity } from './producer-state.ts';
 
 /** An object written to S3 and waiting for its offsets. */
 export interface SegmentDraft {
@@ -42,14 +48,8 @@ export interface SegmentDraft {
   expireDays: number;
   /** Set for batches of an idempotent producer (producerId ≥ 0). */
   producer?: ProducerIdentity;
-}
-
-/** An idempotent producer's batches on one partition in one request: Kafka's producer id, epoch and sequences. */
-export interface ProducerIdentity {
-  producerId: bigint;
-  producerEpoch: number;
-  firstSequence: number;
-  lastSequence: number;
+  /** Set when the topic stamps LogAppendTime: the time the batches carry. */
+  logAppendTimeMs?: number;
 }
 
 /** What the sequencer knows of a head: the offset it conditions on, and sizes for triggers. */
@@ -96,17 +96,15 @@ export interface CommittedSegment {
   after: { segments: number; bytes: number };
   /** True when an idempotent producer's retry matched its last committed batch: nothing was appended. */
   duplicate: boolean;
+  /** The LogAppendTime the committed batches carry (a duplicate's: the original's). */
+  logAppendTimeMs?: number;
 }
 
 /** An idempotent producer's last committed batch on one partition (Kafka's producer state). */
-interface ProducerStateItem {
+interface ProducerStateItem extends StoredProducerState {
   pk: string;
   /** `PID#<producerId>` */
   sk: string;
-  producerEpoch: number;
-  firstSequence: number;
-  lastSequence: number;
-  baseOffset: number;
   updatedAtMs: number;
   /** DynamoDB TTL (seconds): Kafka's producer.id.expiration.ms, one day after the last write. */
   [TTL_ATTRIBUTE]: number;
@@ -114,139 +112,164 @@ interface ProducerStateItem {
 
 const PRODUCER_STATE_TTL_SECONDS = 86_400;
 
-/** What a failed producer-state condition means for a draft. */
-function judgeProducer(draft: SegmentDraft, item: Record<string, unknown> | undefined): { duplicateOf: number } | SluiceError {
-  const producer = draft.producer as ProducerIdentity;
-  const n = (name: string) => Number((item?.[name] as { N?: string } | undefined)?.N ?? Number.NaN);
-  if (n('producerEpoch') > producer.producerEpoch) {
-    return new SluiceError('INVALID_PRODUCER_EPOCH', `Producer ${producer.producerId} epoch ${producer.producerEpoch} is fenced by epoch ${n('producerEpoch')}`);
-  }
-  if (n('producerEpoch') === producer.producerEpoch && n('firstSequence') === producer.firstSequence && n('lastSequence') === producer.lastSequence) {
-    return { duplicateOf: n('baseOffset') };
-  }
-  return new SluiceError('OUT_OF_ORDER_SEQUENCE_NUMBER', `Producer ${producer.producerId} sent sequence ${producer.firstSequence} on partition ${draft.partition}, but its last committed batch ended at ${n('lastSequence')}`);
-}
+/** The topic incarnation a commit lands on. */
+export type LiveTopic = Pick<TopicItem, 'name' | 'topicId'>;
 
 /**
- * Commits `drafts` (at most one per partition) for topic incarnation `topicId` and returns
- * each draft's base offset, in order. Retries lost races; after SEQUENCER.maxAttempts
- * answers THROTTLING_QUOTA_EXCEEDED (retriable), having committed nothing. Drafts of an
- * idempotent producer also advance its state in the same transaction, conditioned on the
- * sequence following the last committed one: a retry of a batch already committed is
- * answered with the original offsets instead of appended twice (Kafka's KIP-98).
+ * The check that makes a commit land only on a live incarnation: the topic item still holds
+ * this topicId. Without it, a produce that read the topic before a delete (and re-create)
+ * could commit to the dead incarnation's partition, even create its head afresh from offset
+ * 0, and be acknowledged while the purge removes it.
  */
-export async function commitSegments(storage: Storage, topicId: string, drafts: readonly SegmentDraft[]): Promise<CommittedSegment[]> {
-  const pks = drafts.map((d) => partitionPk(topicId, d.partition));
+function topicIsLive(storage: Storage, topic: LiveTopic): Record<string, unknown> {
+  return {
+    ConditionCheck: {
+      TableName: storage.env.tableName,
+      Key: { pk: TOPICS_PK, sk: topicSk(topic.name) },
+      ConditionExpression: 'topicId = :topicId',
+      ExpressionAttributeValues: { ':topicId': topic.topicId },
+    },
+  };
+}
+
+function topicGone(topic: LiveTopic): SluiceError {
+  return new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${JSON.stringify(topic.name)} was deleted while the produce was in flight; nothing was appended`);
+}
+
+/** One transaction item's role, to read its cancellation reason. */
+type Slot = { kind: 'topic' } | { kind: 'issued'; producerId: bigint } | { kind: 'head' | 'entry' | 'producer'; draft: number };
+
+/**
+ * Commits `drafts` (at most one per partition, and no more than planCommitGroups puts in
+ * one transaction) to the live incarnation `topic` and returns each draft's base offset, in
+ * order, all in one transaction. Retries lost races; after SEQUENCER.maxAttempts answers
+ * THROTTLING_QUOTA_EXCEEDED (retriable), having committed nothing. Drafts of an idempotent
+ * producer also advance its state in the same transaction, conditioned on the sequence
+ * following the last committed one: a retry of a batch already committed is answered with
+ * the original offsets and LogAppendTime instead of appended twice (Kafka's KIP-98).
+ * Throws a SluiceError only when nothing was committed.
+ */
+export async function commitSegments(storage: Storage, topic: LiveTopic, drafts: readonly SegmentDraft[]): Promise<CommittedSegment[]> {
+  const pks = drafts.map((d) => partitionPk(topic.topicId, d.partition));
   const heads = await Promise.all(pks.map(async (pk) => knownHeads.get(pk) ?? readHeadHint(storage, pk)));
   const results: Array<CommittedSegment | undefined> = drafts.map(() => undefined);
   for (let attempt = 0; attempt < SEQUENCER.maxAttempts; attempt++) {
     const now = Date.now();
-    const slots: Array<{ draft: number; kind: 'head' | 'entry' | 'producer' }> = [];
-    const items = drafts.flatMap((draft, i) => {
-      if (results[i] !== undefined) return [];
-      const pk = pks[i] as string;
-      const base = (heads[i] as HeadHint).nextOffset;
-      const lastOffset = base + draft.offsetCount - 1;
-      const entry: IndexEntryItem = {
-        pk,
-        sk: indexSk(lastOffset),
-        baseOffset: base,
-        lastOffset,
-        recordCount: draft.recordCount,
-        objectKey: draft.objectKey,
-        byteStart: draft.byteStart,
-        byteLength: draft.byteLength,
-        maxTimestamp: draft.maxTimestamp,
-        batchCount: draft.batchCount,
-        createdAtMs: now,
-        expireDays: draft.expireDays,
-      };
-      slots.push({ draft: i, kind: 'head' }, { draft: i, kind: 'entry' });
-      const writes: Array<Record<string, unknown>> = [
-        {
-          Update: {
-            TableName: storage.env.tableName,
-            Key: { pk, sk: HEAD_SK },
-            UpdateExpression: 'SET nextOffset = :next, logStartOffset = if_not_exists(logStartOffset, :zero) ADD #bytes :bytes, #segments :one',
-            // An absent head is an empty log: it may only be created from offset 0.
-            ConditionExpression: base === 0 ? itemDoesNotExist : 'nextOffset = :expected',
-            ExpressionAttributeNames: { '#bytes': 'bytes', '#segments': 'segments' },
-            ExpressionAttributeValues: {
-              ':next': lastOffset + 1,
-              ':zero': 0,
-              ':bytes': draft.byteLength,
-              ':one': 1,
-              ...(base === 0 ? {} : { ':expected': base }),
-            },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-          },
-        },
-        { Put: { TableName: storage.env.tableName, Item: entry, ConditionExpression: itemDoesNotExist } },
-      ];
-      if (draft.producer !== undefined) {
-        const producer = draft.producer;
-        const state: ProducerStateItem = {
-          pk,
-          sk: `PID#${producer.producerId}`,
-          producerEpoch: producer.producerEpoch,
-          firstSequence: producer.firstSequence,
-          lastSequence: producer.lastSequence,
-          baseOffset: base,
-          updatedAtMs: now,
-          [TTL_ATTRIBUTE]: Math.ceil(now / 1000) + PRODUCER_STATE_TTL_SECONDS,
-        };
-        slots.push({ draft: i, kind: 'producer' });
-        writes.push({
-          Put: {
-            TableName: storage.env.tableName,
-            Item: state,
-            // First batch we know of, a newer epoch, or the very next sequence.
-            ConditionExpression: 'attribute_not_exists(pk) OR producerEpoch < :epoch OR (producerEpoch = :epoch AND lastSequence = :previous)',
-            ExpressionAttributeValues: { ':epoch': producer.producerEpoch, ':previous': producer.firstSequence - 1 },
-            ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
-          },
-        });
-      }
-      return writes;
-    });
-    if (items.length === 0) return results as CommittedSegment[];
+    const pending = drafts.flatMap((draft, i) => (results[i] === undefined ? [i] : []));
+    if (pending.length === 0) return results as CommittedSegment[];
+    const slots: Slot[] = [{ kind: 'topic' }];
+    const items: Array<Record<string, unknown>> = [topicIsLive(storage, topic)];
+    // One check covers every producer met at sequence 0: the counter item may appear only
+    // once in a transaction, and the largest id was issued only if all smaller ones were.
+    const starting = pending.flatMap((i) => (drafts[i]?.producer?.firstSequence === 0 ? [drafts[i]?.producer?.producerId as bigint] : []));
+    if (starting.length > 0) {
+      const producerId = starting.reduce((max, id) => (id > max ? id : max));
+      slots.push({ kind: 'issued', producerId });
+      items.push(issuedCheck(storage, producerId));
+    }
+    for (const i of pending) {
+      const draft = drafts[i] as SegmentDraft;
+      const writes = draftWrites(storage, pks[i] as string, (heads[i] as HeadHint).nextOffset, draft, now);
+      slots.push({ kind: 'head', draft: i }, { kind: 'entry', draft: i }, ...(draft.producer === undefined ? [] : [{ kind: 'producer' as const, draft: i }]));
+      items.push(...writes);
+    }
     try {
       // The token makes the SDK's own retry of a commit whose response was lost a no-op
       // instead of a second append.
       await storage.ddb.send(new TransactWriteCommand({ TransactItems: items as never, ClientRequestToken: randomUUID() }));
-      drafts.forEach((d, i) => {
-        if (results[i] !== undefined) return;
+      for (const i of pending) {
+        const draft = drafts[i] as SegmentDraft;
         const before = heads[i] as HeadHint;
-        const after = { nextOffset: before.nextOffset + d.offsetCount, segments: before.segments + 1, bytes: before.bytes + d.byteLength };
+        const after = { nextOffset: before.nextOffset + draft.offsetCount, segments: before.segments + 1, bytes: before.bytes + draft.byteLength };
         knownHeads.set(pks[i] as string, after);
-        results[i] = { baseOffset: before.nextOffset, before, after, duplicate: false };
-      });
+        results[i] = { baseOffset: before.nextOffset, before, after, duplicate: false, ...(draft.logAppendTimeMs === undefined ? {} : { logAppendTimeMs: draft.logAppendTimeMs }) };
+      }
       return results as CommittedSegment[];
     } catch (error) {
       const reasons = cancellationReasons(error);
       if (reasons === undefined && !isThrottle(error)) throw error;
-      // Learn the winners' heads from the failed conditions; conflicts keep what we had.
-      for (const [index, reason] of (reasons ?? []).entries()) {
-        const slot = slots[index];
-        if (reason.Code !== 'ConditionalCheckFailed' || slot === undefined) continue;
+      const failed = (reasons ?? []).flatMap((reason, index) => (reason.Code === 'ConditionalCheckFailed' && slots[index] !== undefined ? [{ slot: slots[index], item: reason.Item }] : []));
+      // The topic first: a dead incarnation refuses everything, whatever else failed.
+      if (failed.some((f) => f.slot.kind === 'topic')) throw topicGone(topic);
+      const unissued = failed.find((f) => f.slot.kind === 'issued');
+      if (unissued?.slot.kind === 'issued') throw unissuedId(unissued.slot.producerId);
+      let learned = false;
+      for (const { slot, item } of failed) {
         if (slot.kind === 'head') {
-          const head = reportedHead(reason.Item);
+          // Learn the winner's head from the failed condition; conflicts keep what we had.
+          const head = reportedHead(item);
           heads[slot.draft] = head;
           knownHeads.set(pks[slot.draft] as string, head);
         } else if (slot.kind === 'producer') {
-          const verdict = judgeProducer(drafts[slot.draft] as SegmentDraft, reason.Item);
-          if (verdict instanceof SluiceError) throw verdict;
-          const head = heads[slot.draft] as HeadHint;
-          results[slot.draft] = { baseOffset: verdict.duplicateOf, before: head, after: head, duplicate: true };
+          const draft = drafts[slot.draft] as SegmentDraft;
+          const verdict = judgeProducer(draft.partition, draft.producer as ProducerIdentity, storedStateFromAttributes(item));
+          if (verdict.kind === 'refused') throw verdict.error;
+          if (verdict.kind === 'duplicate') {
+            const head = heads[slot.draft] as HeadHint;
+            const { logAppendTimeMs } = verdict.of;
+            results[slot.draft] = { baseOffset: verdict.of.baseOffset, before: head, after: head, duplicate: true, ...(logAppendTimeMs === undefined ? {} : { logAppendTimeMs }) };
+            learned = true;
+          }
         }
       }
-      if (reasons?.some((r, index) => r.Code === 'ConditionalCheckFailed' && slots[index]?.kind === 'producer')) continue;
+      if (learned) continue;
       await sleep(backoffDelayMs(attempt, { baseMs: SEQUENCER.backoffBaseMs, capMs: SEQUENCER.backoffCapMs }));
     }
   }
   throw new SluiceError('THROTTLING_QUOTA_EXCEEDED', `Too many concurrent appends to ${drafts.length === 1 ? 'this partition' : 'these partitions'}; retry after a short wait`, {
     retryAfterSeconds: SEQUENCER.retryAfterSeconds,
   });
+}
+
+/** A draft's writes: head, index entry, and the producer's state when it has one. */
+function draftWrites(storage: Storage, pk: string, base: number, draft: SegmentDraft, now: number): Array<Record<string, unknown>> {
+  const lastOffset = base + draft.offsetCount - 1;
+  const entry: IndexEntryItem = {
+    pk,
+    sk: indexSk(lastOffset),
+    baseOffset: base,
+    lastOffset,
+    recordCount: draft.recordCount,
+    objectKey: draft.objectKey,
+    byteStart: draft.byteStart,
+    byteLength: draft.byteLength,
+    maxTimestamp: draft.maxTimestamp,
+    batchCount: draft.batchCount,
+    createdAtMs: now,
+    expireDays: draft.expireDays,
+  };
+  const writes: Array<Record<string, unknown>> = [
+    {
+      Update: {
+        TableName: storage.env.tableName,
+        Key: { pk, sk: HEAD_SK },
+        UpdateExpression: 'SET nextOffset = :next, logStartOffset = if_not_exists(logStartOffset, :zero) ADD #bytes :bytes, #segments :one',
+        // An absent head is an empty log: it may only be created from offset 0 (and, by the
+        // topic check beside it, only in a live incarnation).
+        ConditionExpression: base === 0 ? itemDoesNotExist : 'nextOffset = :expected',
+        ExpressionAttributeNames: { '#bytes': 'bytes', '#segments': 'segments' },
+        ExpressionAttributeValues: { ':next': lastOffset + 1, ':zero': 0, ':bytes': draft.byteLength, ':one': 1, ...(base === 0 ? {} : { ':expected': base }) },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+      },
+    },
+    { Put: { TableName: storage.env.tableName, Item: entry, ConditionExpression: itemDoesNotExist } },
+  ];
+  const producer = draft.producer;
+  if (producer !== undefined) {
+    const state: ProducerStateItem = {
+      pk,
+      sk: producerStateSk(producer.producerId),
+      producerEpoch: producer.producerEpoch,
+      firstSequence: producer.firstSequence,
+      lastSequence: producer.lastSequence,
+      baseOffset: base,
+      ...(draft.logAppendTimeMs === undefined ? {} : { logAppendTimeMs: draft.logAppendTimeMs }),
+      updatedAtMs: now,
+      [TTL_ATTRIBUTE]: Math.ceil(now / 1000) + PRODUCER_STATE_TTL_SECONDS,
+    };
+    writes.push({ Put: { TableName: storage.env.tableName, Item: state, ...appendCondition(producer), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } });
+  }
+  return writes;
 }
 
 /** Forgets cached heads (tests simulate a cold start with it). */

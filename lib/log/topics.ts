@@ -4,7 +4,7 @@ import { SluiceError } from '../errors.ts';
 import type { Storage } from '../storage/clients.ts';
 import { isConditionFailure, itemDoesNotExist } from '../storage/conditions.ts';
 import { HEAD_SK, TOPICS_PK, partitionPk, topicSk, type HeadItem, type TopicItem } from '../storage/schema.ts';
-import { applyTopicConfigs, configStrings, topicConfigsFrom, withDefaults, type TopicConfigStrings } from './topic-config.ts';
+import { applyTopicConfigs, configStrings, topicConfigsFrom, withDefaults, type TopicConfigName, type TopicConfigStrings } from './topic-config.ts';
 import { validatePartitionCount, validateTopicName } from './topic-name.ts';
 import { purgeTopicData } from './purge.ts';
 
@@ -135,34 +135,53 @@ export interface AlterTopicInput {
   configs?: unknown;
 }
 
-/** Raises the partition count (never lowers it) and changes configs, conditional on the item read. */
+/**
+ * Raises the partition count (never lowers it) and changes configs. The update names only
+ * the configs given (`SET configs.<name> = …`), so two concurrent alters of different
+ * configs both land, whatever their order; it is conditional on the incarnation read and on
+ * the count not having risen past the one asked for meanwhile.
+ */
 export async function alterTopic(storage: Storage, name: string, input: AlterTopicInput): Promise<TopicDescription> {
   const current = await getTopic(storage, name);
-  let partitions = current.partitions;
-  if (input.partitions !== undefined) {
-    partitions = validatePartitionCount(input.partitions);
-    if (partitions < current.partitions) {
-      throw new SluiceError('INVALID_PARTITIONS', `Topic ${JSON.stringify(name)} has ${current.partitions} partitions; the count can only be increased, not lowered to ${partitions}`);
+  const partitions = input.partitions === undefined ? undefined : validatePartitionCount(input.partitions);
+  if (partitions !== undefined && partitions < current.partitions) throw fewerPartitions(name, current.partitions, partitions);
+  const changed = applyTopicConfigs(current.configs, input.configs);
+  const names = Object.keys(input.configs ?? {}) as TopicConfigName[];
+  const sets = names.map((_, i) => `configs.#c${i} = :c${i}`);
+  if (partitions !== undefined) sets.push('#partitions = :partitions');
+  if (sets.length > 0) {
+    try {
+      await storage.ddb.send(
+        new UpdateCommand({
+          TableName: storage.env.tableName,
+          Key: { pk: TOPICS_PK, sk: topicSk(name) },
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: partitions === undefined ? 'topicId = :topicId' : 'topicId = :topicId AND #partitions <= :partitions',
+          ExpressionAttributeNames: {
+            ...Object.fromEntries(names.map((n, i) => [`#c${i}`, n])),
+            ...(partitions === undefined ? {} : { '#partitions': 'partitions' }),
+          },
+          ExpressionAttributeValues: {
+            ...Object.fromEntries(names.map((n, i) => [`:c${i}`, changed[n]])),
+            ':topicId': current.topicId,
+            ...(partitions === undefined ? {} : { ':partitions': partitions }),
+          },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }),
+      );
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // The item as the condition saw it, in DynamoDB's attribute-value form.
+      const seen = (error as { Item?: Record<string, { S?: string; N?: string } | undefined> }).Item;
+      if (seen?.topicId?.S !== current.topicId) throw unknownTopic(name);
+      throw fewerPartitions(name, Number(seen.partitions?.N), partitions as number);
     }
   }
-  const configs = applyTopicConfigs(current.configs, input.configs);
-  try {
-    await storage.ddb.send(
-      new UpdateCommand({
-        TableName: storage.env.tableName,
-        Key: { pk: TOPICS_PK, sk: topicSk(name) },
-        UpdateExpression: 'SET #partitions = :partitions, configs = :configs',
-        // Another alter or a delete-and-recreate in between: let the caller retry on fresh state.
-        ConditionExpression: 'topicId = :topicId AND #partitions = :read',
-        ExpressionAttributeNames: { '#partitions': 'partitions' },
-        ExpressionAttributeValues: { ':partitions': partitions, ':configs': configs, ':topicId': current.topicId, ':read': current.partitions },
-      }),
-    );
-  } catch (error) {
-    if (isConditionFailure(error)) throw new SluiceError('CONCURRENT_TRANSACTIONS', `Topic ${JSON.stringify(name)} changed while it was being altered; retry`, { retryAfterSeconds: 1 });
-    throw error;
-  }
   return describeTopic(storage, name);
+}
+
+function fewerPartitions(name: string, has: number, asked: number): SluiceError {
+  return new SluiceError('INVALID_PARTITIONS', `Topic ${JSON.stringify(name)} has ${has} partitions; the count can only be increased, not lowered to ${asked}`);
 }
 
 /** Deletes a topic: the name is free at once; its index entries, then its objects, go next. */

@@ -14,6 +14,8 @@ import { putSegmentObject } from '../storage/segment-objects.ts';
 import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { decodeRecordBatch, encodeRetainedBatch, readBatchHeader, setBaseOffset, type DecodedRecord, type BatchHeader } from '../codec/record-batch.ts';
 import type { Storage } from '../storage/clients.ts';
+import { COMPACTION_DECODE_BUDGET } from '../config/defaults.ts';
+import { DecodeBudget, isBudgetExceeded } from '../codec/decode-budget.ts';
 import type { IndexEntryItem, TopicItem } from '../storage/schema.ts';
 import { adjustHead } from './steps.ts';
 import { readObjectRange } from '../storage/segment-cache.ts';
@@ -25,7 +27,7 @@ interface LoadedBatch {
   records: DecodedRecord[];
 }
 
-async function loadEntry(storage: Storage, entry: IndexEntryItem): Promise<LoadedBatch[]> {
+async function loadEntry(storage: Storage, entry: IndexEntryItem, budget: DecodeBudget): Promise<LoadedBatch[]> {
   const range = await readObjectRange(storage, entry.objectKey, entry.byteStart, entry.byteLength);
   const batches: LoadedBatch[] = [];
   let base = entry.baseOffset;
@@ -33,12 +35,38 @@ async function loadEntry(storage: Storage, entry: IndexEntryItem): Promise<Loade
     const size = readBatchHeader(range, position).sizeBytes;
     const bytes = Buffer.from(range.subarray(position, position + size));
     setBaseOffset(bytes, 0, base);
-    const { header, records } = await decodeRecordBatch(bytes);
+    const { header, records } = await decodeRecordBatch(bytes, 0, budget);
     batches.push({ bytes, header, records });
     base += header.lastOffsetDelta + 1;
     position += size;
   }
   return batches;
+}
+
+/**
+ * Loads cleanable entries in offset order until the visit's decode budget is spent. Any
+ * subset is safe to clean on its own: a record is dropped only for a later record of its
+ * key that was loaded too. One entry too big for the whole budget (a stored bomb) is left
+ * as it is and the budget starts over once, so it cannot stop compaction behind it for
+ * good (tombstones behind it are then kept); the work stays within twice the budget.
+ */
+async function loadWithinBudget(storage: Storage, cleanable: readonly IndexEntryItem[]): Promise<{ entries: IndexEntryItem[]; loaded: LoadedBatch[][]; skipped: boolean }> {
+  const entries: IndexEntryItem[] = [];
+  const loaded: LoadedBatch[][] = [];
+  let budget = new DecodeBudget('Key compaction', COMPACTION_DECODE_BUDGET);
+  let skipped = false;
+  for (const entry of cleanable) {
+    try {
+      loaded.push(await loadEntry(storage, entry, budget));
+      entries.push(entry);
+    } catch (error) {
+      if (!isBudgetExceeded(error)) throw error;
+      if (entries.length > 0 || skipped) break;
+      skipped = true;
+      budget = new DecodeBudget('Key compaction', COMPACTION_DECODE_BUDGET);
+    }
+  }
+  return { entries, loaded, skipped };
 }
 
 /** The entries the cleaner may touch: a prefix, never the newest, none younger than the lag. */
@@ -64,10 +92,11 @@ export function survivors(batches: readonly LoadedBatch[][], deleteRetentionMs: 
 export async function compactKeys(storage: Storage, topic: TopicItem, partition: number, entries: readonly IndexEntryItem[], nowMs: number, deleteAfterMs: number): Promise<number> {
   const cleanable = cleanableEntries(entries, topic.configs['min.compaction.lag.ms'], nowMs);
   if (cleanable.length === 0) return 0;
-  const loaded = await Promise.all(cleanable.map((e) => loadEntry(storage, e)));
-  const keep = survivors(loaded, topic.configs['delete.retention.ms'], nowMs);
+  const { entries: considered, loaded, skipped } = await loadWithinBudget(storage, cleanable);
+  // Past a skipped entry a tombstone must stay: it still hides that entry's older values.
+  const keep = survivors(loaded, skipped ? Number.POSITIVE_INFINITY : topic.configs['delete.retention.ms'], nowMs);
   let rewritten = 0;
-  for (const [i, entry] of cleanable.entries()) {
+  for (const [i, entry] of considered.entries()) {
     const batches = loaded[i] as LoadedBatch[];
     if (batches.every((b) => b.records.every(keep))) continue;
     const parts = await Promise.all(batches.map(async (b) => (b.records.every(keep) ? b.bytes : encodeRetainedBatch(b.header, b.records.filter(keep)))));

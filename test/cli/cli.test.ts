@@ -64,7 +64,8 @@ describe('sluice CLI', () => {
       const consumed = await sluice(['consume', 'bulk', '--from-beginning', '-f', '%p %k:%s\\n']);
 
       // Assess
-      expect(produced).toMatchObject({ code: 0, stderr: '' });
+      expect(produced.code).toBe(0);
+      expect(produced.stderr).toMatch(/^Produced 100000 records in [\d.]+ s: lines 1-100000 acknowledged\.\n$/);
       expect(consumed).toMatchObject({ code: 0, stderr: '' });
       const out = consumed.stdout.trimEnd().split('\n');
       expect(out).toHaveLength(100_000);
@@ -87,19 +88,19 @@ describe('sluice CLI', () => {
 
     it('prints JSON lines with topic, partition, offset, timestamp, key, value and headers', async () => {
       await sluice(['topics', 'create', 'lines', '--partitions', '2']);
-      const produced = await sluice(['produce', 'lines', '--partition', '1', '--headers', 'source=cli,trace=7', '-K', '='], 'a=first\nb=second\n');
+      const produced = await sluice(['produce', 'lines', '--partition', '1', '-H', 'source=cli', '-H', 'trace=7,8', '-K', '='], 'a=first\nb=second\n');
       expect(produced.code).toBe(0);
       const consumed = await sluice(['consume', 'lines', '--partition', '1', '--offset', '0', '--format', 'json']);
       const rows = consumed.stdout.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
       expect(rows).toEqual([
-        { topic: 'lines', partition: 1, offset: 0, timestamp: expect.any(Number), key: 'a', value: 'first', headers: { source: 'cli', trace: '7' } },
-        { topic: 'lines', partition: 1, offset: 1, timestamp: expect.any(Number), key: 'b', value: 'second', headers: { source: 'cli', trace: '7' } },
+        { topic: 'lines', partition: 1, offset: 0, timestamp: expect.any(Number), key: 'a', value: 'first', headers: { source: 'cli', trace: '7,8' } },
+        { topic: 'lines', partition: 1, offset: 1, timestamp: expect.any(Number), key: 'b', value: 'second', headers: { source: 'cli', trace: '7,8' } },
       ]);
     });
 
     it('prints keys and headers as kafka-console-consumer does and stops at --max-messages', async () => {
       await sluice(['topics', 'create', 'texts']);
-      await sluice(['produce', 'texts', '--headers', 'h=1', '--compression', 'zstd', '-K', ','], 'k1,v1\nk2,v2\nk3,v3\n');
+      await sluice(['produce', 'texts', '-H', 'h=1', '--compression', 'zstd', '-K', ','], 'k1,v1\nk2,v2\nk3,v3\n');
       const consumed = await sluice(['consume', 'texts', '--from-beginning', '--print-key', '--print-headers', '--max-messages', '2']);
       expect(consumed).toMatchObject({ code: 0, stdout: 'h:1\tk1\tv1\nh:1\tk2\tv2\n' });
       const plain = await sluice(['consume', 'texts', '--offset', 'earliest']);
@@ -149,6 +150,40 @@ describe('sluice CLI', () => {
     });
   });
 
+  describe('topics create, alter and delete as kafka-topics and kafka-configs', () => {
+    it('creates --if-not-exists, deletes --if-exists, takes repeated -c with commas in values, and reverts a config with --delete-config', async () => {
+      const created = await sluice(['topics', 'create', 'idem', '-c', 'cleanup.policy=compact,delete', '-c', 'retention.ms=60000', '--json']);
+      expect(JSON.parse(created.stdout).configs).toMatchObject({ 'cleanup.policy': 'compact,delete', 'retention.ms': '60000' });
+      expect(await sluice(['topics', 'create', 'idem', '--if-not-exists'])).toMatchObject({ code: 0, stdout: 'Topic idem already exists.\n' });
+      expect((await sluice(['topics', 'create', 'idem'])).stderr).toMatch(/^TOPIC_ALREADY_EXISTS: /);
+
+      const reverted = await sluice(['topics', 'alter', 'idem', '--delete-config', 'retention.ms', '--delete-config', 'cleanup.policy', '-c', 'max.message.bytes=2000000', '--json']);
+      expect(JSON.parse(reverted.stdout).configs).toMatchObject({ 'cleanup.policy': 'delete', 'retention.ms': '604800000', 'max.message.bytes': '2000000' });
+      expect((await sluice(['topics', 'alter', 'idem', '--delete-config', 'no.such.config'])).stderr).toMatch(/^INVALID_CONFIG: Unknown topic config "no.such.config"/);
+
+      expect(await sluice(['topics', 'delete', 'idem', '--if-exists'])).toMatchObject({ code: 0, stdout: 'Deleted topic idem.\n' });
+      expect(await sluice(['topics', 'delete', 'idem', '--if-exists', '--json'])).toMatchObject({ code: 0, stdout: '{\n  "deleted": null\n}\n' });
+      expect((await sluice(['topics', 'delete', 'idem'])).stderr).toMatch(/^UNKNOWN_TOPIC_OR_PARTITION: /);
+    });
+
+    it('looks offsets up by time per partition, as kafka-get-offsets', async () => {
+      await sluice(['topics', 'create', 'timed', '-p', '2']);
+      const baseMs = Date.now() - 60_000;
+      const records = [0, 1].flatMap((partition) => Array.from({ length: 4 }, (_, i) => ({ value: `v${i}`, partition, timestamp: baseMs + i * 1000 })));
+      expect((await api(stack.url, 'POST', '/v1/topics/timed/records', { records })).status).toBe(200);
+      await api(stack.url, 'POST', '/v1/topics/timed/partitions/1/delete-records', { offset: 1 });
+
+      expect((await sluice(['topics', 'offsets', 'timed'])).stdout).toBe('timed:0:4\ntimed:1:4\n');
+      expect((await sluice(['topics', 'offsets', 'timed', '--time', '-2'])).stdout).toBe('timed:0:0\ntimed:1:1\n');
+      expect((await sluice(['topics', 'offsets', 'timed', '--time', String(baseMs + 2500), '-p', '0'])).stdout).toBe('timed:0:3\n');
+      const json = await sluice(['topics', 'offsets', 'timed', '--time', new Date(baseMs + 1000).toISOString(), '--json']);
+      expect(JSON.parse(json.stdout)).toEqual([
+        { partition: 0, offset: 1, timestamp: baseMs + 1000 },
+        { partition: 1, offset: 1, timestamp: baseMs + 1000 },
+      ]);
+    });
+  });
+
   describe('topics delete-records', () => {
     it("raises a partition's log start offset, and describe shows it", async () => {
       await sluice(['topics', 'create', 'trim-t', '-p', '1']);
@@ -159,6 +194,8 @@ describe('sluice CLI', () => {
       expect(described.partitions[0]?.logStartOffset).toBe(2);
       const all = await sluice(['topics', 'delete-records', 'trim-t', '-p', '0', '-o', '-1', '--json']);
       expect(JSON.parse(all.stdout)).toEqual({ partition: 0, lowWatermark: 3 });
+      // The route names it logStartOffset, as every other route does.
+      expect((await api(stack.url, 'POST', '/v1/topics/trim-t/partitions/0/delete-records', { offset: 1 })).body).toMatchObject({ logStartOffset: 3 });
     });
   });
 
@@ -173,20 +210,21 @@ describe('sluice CLI', () => {
     it('adds the stack with --verbose', async () => {
       const run = await sluice(['--verbose', 'topics', 'create', 'bad name!']);
       expect(run.code).toBe(1);
-      expect(run.stderr).toMatch(/^INVALID_TOPIC_EXCEPTION: .+\n/);
+      expect(run.stderr).toMatch(/^POST \/v1\/topics 400 \d+ ms\nINVALID_TOPIC_EXCEPTION: .+\n/);
       expect(run.stderr).toContain('    at ');
     });
 
     it('names a line without the key separator', async () => {
       await sluice(['topics', 'create', 'keyed']);
       const run = await sluice(['produce', 'keyed', '-K', ':'], 'a:1\nno separator\n');
-      expect(run).toMatchObject({ code: 1, stderr: 'INVALID_RECORD: Line 2 has no key separator ":"\n' });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/: lines 1-1 acknowledged\.\nINVALID_RECORD: Line 2 has no key separator ":"\n$/);
     });
 
     it('reports an unreachable API as REQUEST_TIMED_OUT', async () => {
       const closed = await closedPort();
       const run = await sluice(['--retries', '0', 'topics', 'list'], undefined, `http://127.0.0.1:${closed}`);
-      expect(run).toMatchObject({ code: 1, stderr: `REQUEST_TIMED_OUT: No response from http://127.0.0.1:${closed}: ECONNREFUSED\n` });
+      expect(run).toMatchObject({ code: 1, stderr: `REQUEST_TIMED_OUT: Connection refused by http://127.0.0.1:${closed} (ECONNREFUSED): is the local stack running? Start it with \`npm start\`\n` });
     });
 
     it('rejects a bad option value with a usage error', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SluiceError } from '../../lib/errors.ts';
 import { formatError, formatStringFormatter, jsonFormatter, table, textFormatter } from '../../cli/format.ts';
-import { keyValues, unescape } from '../../cli/context.ts';
+import { configEntry, keyValue, unescape } from '../../cli/context.ts';
 import type { ConsumedMessage } from '../../lib/client/index.ts';
 
 const message: ConsumedMessage = { offset: 7, timestamp: 1_700_000_000_000, key: Buffer.from('user-1'), value: Buffer.from('hello'), headers: { source: Buffer.from('atm'), trace: null } };
@@ -37,8 +37,13 @@ describe('CLI formatting', () => {
     expect(formatError('odd', false)).toBe('ERROR: odd\n');
   });
 
-  it('parses k=v lists and separator escapes', () => {
-    expect(keyValues('a=1,b=x=y', { c: '3' })).toEqual({ c: '3', a: '1', b: 'x=y' });
-    expect(unescape('\\t')).toBe('\t');
+  it('parses one key=value per option, keeping commas and later equals signs in the value', () => {
+    expect(keyValue('b=x=y,z', [['a', '1']])).toEqual([['a', '1'], ['b', 'x=y,z']]);
+    expect(configEntry('cleanup.policy=compact,delete', { 'retention.ms': '1' })).toEqual({ 'retention.ms': '1', 'cleanup.policy': 'compact,delete' });
+    expect(() => keyValue('novalue')).toThrow('Expected key=value');
+  });
+
+  it('turns separator escapes into their characters', () => {
+    expect(unescape('\\t|\\n|\\0|\\\\')).toBe('\t|\n|\0|\\');
   });
 });

@@ -84,14 +84,14 @@ describe('Class: Transport', () => {
       const server = scripted(() => Promise.reject(new TypeError('fetch failed', { cause: Object.assign(new Error('connect'), { code: 'ECONNREFUSED' }) })));
       const transport = new Transport({ url: 'http://sluice.test:4100', fetch: server.fetch });
       const error = await transport.send({ method: 'GET', path: '/v1/topics' }, { ...FAST, retries: 3 }).catch((e: unknown) => e);
-      expect(error).toMatchObject({ code: 'REQUEST_TIMED_OUT', retriable: true, message: 'No response from http://sluice.test:4100: ECONNREFUSED' });
+      expect(error).toMatchObject({ code: 'REQUEST_TIMED_OUT', retriable: true, message: 'Connection refused by http://sluice.test:4100 (ECONNREFUSED): nothing accepts connections at that host and port' });
       expect(server.calls).toBe(4);
     });
 
     it('times a request out after requestTimeoutMs', async () => {
       const hanging: typeof globalThis.fetch = (_input, init) => new Promise((_, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal?.reason)));
       const transport = new Transport({ url: 'http://sluice.test', fetch: hanging });
-      await expect(transport.send({ method: 'GET', path: '/v1/topics' }, { ...FAST, retries: 0, requestTimeoutMs: 20 })).rejects.toMatchObject({ code: 'REQUEST_TIMED_OUT', message: 'No response from http://sluice.test: no answer within the request timeout' });
+      await expect(transport.send({ method: 'GET', path: '/v1/topics' }, { ...FAST, retries: 0, requestTimeoutMs: 20 })).rejects.toMatchObject({ code: 'REQUEST_TIMED_OUT', message: 'No response from http://sluice.test: timed out after 20 ms (requestTimeoutMs)' });
     });
 
     it('rethrows the caller’s abort as is, without retrying', async () => {

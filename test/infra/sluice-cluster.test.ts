@@ -247,12 +247,12 @@ describe('SluiceCluster IAM', () => {
       invokeCompact(s),
     ],
     produce: (s) => [
-      { actions: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [table(s)] },
-      { actions: ['s3:PutObject', 's3:PutObjectTagging'], resources: [`${bucket(s)}/data/*`] },
+      { actions: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [table(s)] },
+      { actions: ['s3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [`${bucket(s)}/data/*`] },
       invokeCompact(s),
     ],
     fetch: (s) => [
-      { actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [table(s)] },
+      { actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'], resources: [table(s)] },
       { actions: ['s3:ListBucket'], resources: [bucket(s)] },
       { actions: ['s3:GetObject'], resources: [`${bucket(s)}/data/*`] },
     ],

@@ -116,7 +116,7 @@ describe('DeleteRecords', () => {
     expect((await api(stack.url, 'GET', '/v1/topics/trimmed/partitions/0/records?offset=4')).status).toBe(416);
     expect((await readAll('trimmed', 5)).map((r) => r.value)).toEqual(['v2b', 'v3a', 'v3b']);
     const backwards = await api(stack.url, 'POST', '/v1/topics/trimmed/partitions/0/delete-records', { offset: 1 });
-    expect(backwards.body).toEqual({ lowWatermark: 5 });
+    expect(backwards.body).toEqual({ logStartOffset: 5, lowWatermark: 5 });
     const past = await api(stack.url, 'POST', '/v1/topics/trimmed/partitions/0/delete-records', { offset: 9 });
     expect(past).toMatchObject({ status: 416, body: { error: 'OFFSET_OUT_OF_RANGE' } });
     await compact('trimmed');

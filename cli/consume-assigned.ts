@@ -1,0 +1,123 @@
+/**
+ * `sluice consume` without `--group`: reads the partitions it names, from where `-o`,
+ * `--from-beginning` or `--from-timestamp` say, and stops each at its end (the high
+ * watermark at start, or `--until`).
+ */
+import type { Command } from 'commander';
+import { SluiceError } from '../lib/errors.ts';
+import type { ConsumedBatch, TopicAssignment } from '../lib/client/index.ts';
+import { type ConsumeOptions, formatter, pastUntil, resolveTopics, timestampOf } from './consume.ts';
+import { clientFor, writeOut } from './context.ts';
+import { createProgress } from './progress.ts';
+import { withReconnect } from './reconnect.ts';
+
+const key = (topic: string, partition: number) => `${topic}/${partition}`;
+
+export async function consumeAssigned(named: readonly string[], options: ConsumeOptions, command: Command): Promise<void> {
+  const format = formatter(options);
+  const start = options.offset;
+  if (start?.kind === 'absolute' && options.partition === undefined) throw new SluiceError('INVALID_REQUEST', '--offset <n> needs --partition');
+  const sluice = clientFor(command);
+  const admin = sluice.admin();
+  const topics = await resolveTopics(admin, named, options.include);
+  const partitions = (await Promise.all(topics.map((t) => admin.describeTopic(t)))).flatMap((description) => {
+    const chosen = options.partition === undefined ? description.partitions : description.partitions.filter((p) => p.partition === options.partition);
+    if (chosen.length === 0) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${description.name} has ${description.partitions.length} partitions, no partition ${options.partition}`);
+    return chosen.map((p) => ({ ...p, topic: description.name }));
+  });
+
+  const fromBeginning = options.fromBeginning === true || start?.kind === 'earliest';
+  const consumer = sluice.consumer({ autoOffsetReset: fromBeginning ? 'earliest' : 'latest' });
+  consumer.assign(
+    topics.map((topic): TopicAssignment => ({
+      topic,
+      partitions: partitions.filter((p) => p.topic === topic).map((p) => p.partition),
+      fromBeginning,
+      ...(options.fromTimestamp === undefined ? {} : { fromTimestamp: timestampOf(options.fromTimestamp) }),
+    })),
+  );
+  const startOf = new Map<string, number>();
+  for (const p of partitions) {
+    let offset: number | undefined;
+    if (start?.kind === 'fromEnd') offset = Math.max(p.logStartOffset, p.highWatermark - start.count);
+    if (start?.kind === 'absolute') {
+      offset = Math.min(Math.max(start.offset, p.logStartOffset), p.highWatermark);
+      if (offset !== start.offset) process.stderr.write(`Note: offset ${start.offset} is outside ${p.topic}/${p.partition}'s log [${p.logStartOffset}, ${p.highWatermark}]; starting at ${offset}.\n`);
+    }
+    if (offset !== undefined) consumer.seek({ topic: p.topic, partition: p.partition, offset });
+    startOf.set(key(p.topic, p.partition), offset ?? (fromBeginning || options.fromTimestamp !== undefined ? p.logStartOffset : p.highWatermark));
+  }
+
+  // Where each partition ends: the high watermark now (unless following), and --until.
+  const follow = options.follow === true;
+  const untilOffset = options.until?.kind === 'offset' ? options.until.offset : Number.POSITIVE_INFINITY;
+  const ends = new Map(partitions.map((p) => [key(p.topic, p.partition), Math.min(follow ? Number.POSITIVE_INFINITY : p.highWatermark, untilOffset)]));
+  const backlog = partitions.reduce((n, p) => n + Math.max(0, Math.min(p.highWatermark, untilOffset) - (startOf.get(key(p.topic, p.partition)) as number)), 0);
+  const total = options.maxMessages === undefined ? (follow ? 0 : backlog) : follow ? options.maxMessages : Math.min(options.maxMessages, backlog);
+  const progress = createProgress(total);
+
+  let printed = 0;
+  let bytes = 0;
+  let finished!: () => void;
+  let stopped = false;
+  const allDone = new Promise<void>((resolve) => (finished = resolve)).then(() => void (stopped = true));
+  /** Partitions that met their end inside a batch (--until by time, or a record at the end). */
+  const reached = new Set<string>();
+  const checkEnds = () => {
+    for (const p of partitions) {
+      const k = key(p.topic, p.partition);
+      if (reached.has(k)) continue;
+      const position = consumer.position(p.topic, p.partition);
+      if (position !== undefined && position >= (ends.get(k) as number)) {
+        reached.add(k);
+        consumer.pause([{ topic: p.topic, partitions: [p.partition] }]);
+      }
+    }
+    if (reached.size === ends.size) finished();
+  };
+
+  const eachBatch = async ({ batch, isStale }: { batch: ConsumedBatch; isStale: () => boolean }) => {
+    const k = key(batch.topic, batch.partition);
+    const end = ends.get(k) as number;
+    let out = '';
+    for (const message of batch.messages) {
+      if (isStale() || reached.has(k)) break;
+      if (message.offset >= end || pastUntil(options.until, message.offset, message.timestamp)) {
+        reached.add(k);
+        consumer.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+        break;
+      }
+      if (options.maxMessages !== undefined && printed >= options.maxMessages) break;
+      out += format(batch.topic, batch.partition, message);
+      printed++;
+      bytes += (message.key?.length ?? 0) + (message.value?.length ?? 0);
+    }
+    if (out !== '' && !(await writeOut(out))) finished();
+    progress.update(printed, printed, bytes);
+    if (options.maxMessages !== undefined && printed >= options.maxMessages) finished();
+  };
+
+  // Ctrl-C ends like the end of the log: the progress bar is taken down and the cursor restored.
+  const stop = () => finished();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const poll = setInterval(checkEnds, 20);
+  try {
+    await withReconnect(
+      follow,
+      async (connected) => {
+        await consumer.run({ eachBatch });
+        connected();
+        checkEnds();
+        await Promise.race([allDone, consumer.done()]);
+      },
+      () => stopped,
+    );
+  } finally {
+    clearInterval(poll);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    progress.stop();
+    await consumer.stop();
+  }
+}

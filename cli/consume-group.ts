@@ -1,0 +1,101 @@
+/**
+ * `sluice consume --group`: a group member that prints what it is assigned and commits what
+ * it printed. It starts each partition at the group's committed offset, commits as it goes,
+ * and commits and leaves the group when it exits (Ctrl-C included). Without `--follow` it
+ * exits once every partition it owns is read to the high watermark the partition had at
+ * start (as `kcat -G … -e`). With `--follow`, a lost server makes it rejoin after a backoff,
+ * from the offsets committed by then.
+ */
+import type { Command } from 'commander';
+import { SluiceError } from '../lib/errors.ts';
+import type { EachBatchPayload, GroupConsumer } from '../lib/client/index.ts';
+import { type ConsumeOptions, formatter, pastUntil, resolveTopics } from './consume.ts';
+import { clientFor, writeOut } from './context.ts';
+import { createProgress } from './progress.ts';
+import { withReconnect } from './reconnect.ts';
+
+const key = (topic: string, partition: number) => `${topic}/${partition}`;
+
+export async function consumeInGroup(named: readonly string[], groupId: string, options: ConsumeOptions, command: Command): Promise<void> {
+  const format = formatter(options);
+  for (const [flag, given] of [['--partition', options.partition], ['--offset', options.offset], ['--from-timestamp', options.fromTimestamp]] as const) {
+    if (given !== undefined) throw new SluiceError('INVALID_REQUEST', `${flag} cannot be used with --group: the group assigns the partitions and starts them at its committed offsets (reset them with sluice groups reset-offsets)`);
+  }
+  const sluice = clientFor(command);
+  const admin = sluice.admin();
+  const topics = await resolveTopics(admin, named, options.include);
+  const partitions = (await Promise.all(topics.map((t) => admin.describeTopic(t)))).flatMap((d) => d.partitions.map((p) => ({ ...p, topic: d.name })));
+  const fromBeginning = options.fromBeginning === true;
+  const follow = options.follow === true;
+  const untilOffset = options.until?.kind === 'offset' ? options.until.offset : Number.POSITIVE_INFINITY;
+  const ends = new Map(partitions.map((p) => [key(p.topic, p.partition), Math.min(follow ? Number.POSITIVE_INFINITY : p.highWatermark, untilOffset)]));
+  const committed = new Map((await admin.fetchOffsets(groupId, { topics })).map((o) => [key(o.topic, o.partition), o.offset]));
+  const backlog = partitions.reduce((n, p) => n + Math.max(0, Math.min(p.highWatermark, untilOffset) - (committed.get(key(p.topic, p.partition)) ?? (fromBeginning ? p.logStartOffset : p.highWatermark))), 0);
+  const total = options.maxMessages === undefined ? (follow ? 0 : backlog) : follow ? options.maxMessages : Math.min(options.maxMessages, backlog);
+  const progress = createProgress(total);
+
+  let printed = 0;
+  let bytes = 0;
+  let finished!: () => void;
+  let stopped = false;
+  const allDone = new Promise<void>((resolve) => (finished = resolve)).then(() => void (stopped = true));
+  /** Partitions whose records up to their end were printed (found inside a batch). */
+  const reached = new Set<string>();
+  let consumer: GroupConsumer | undefined;
+  const atEnd = (c: GroupConsumer, topic: string, partition: number) => reached.has(key(topic, partition)) || (c.position(topic, partition) ?? -1) >= (ends.get(key(topic, partition)) ?? 0);
+  const checkEnds = () => {
+    const owned = consumer?.assignment() ?? [];
+    if (owned.length > 0 && owned.every((p) => atEnd(consumer as GroupConsumer, p.topic, p.partition))) finished();
+  };
+  const eachBatch = (member: GroupConsumer) => async ({ batch, isStale, resolveOffset }: EachBatchPayload) => {
+    const k = key(batch.topic, batch.partition);
+    const end = ends.get(k) ?? 0;
+    let out = '';
+    let lastPrinted: number | undefined;
+    let cut = false;
+    for (const message of batch.messages) {
+      if (isStale()) break;
+      if (message.offset >= end || pastUntil(options.until, message.offset, message.timestamp)) reached.add(k);
+      cut = reached.has(k) || (options.maxMessages !== undefined && printed >= options.maxMessages);
+      if (cut) break;
+      out += format(batch.topic, batch.partition, message);
+      printed++;
+      bytes += (message.key?.length ?? 0) + (message.value?.length ?? 0);
+      lastPrinted = message.offset;
+    }
+    if (out !== '' && !(await writeOut(out))) finished();
+    // Only what was printed counts as processed: pausing the partition makes the batch stale,
+    // so the group commits up to the last record printed and not past it.
+    if (lastPrinted !== undefined) resolveOffset(lastPrinted);
+    if (cut) member.pause([{ topic: batch.topic, partitions: [batch.partition] }]);
+    progress.update(printed, printed, bytes);
+    if (options.maxMessages !== undefined && printed >= options.maxMessages) finished();
+  };
+  const stop = () => finished();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const poll = setInterval(checkEnds, 20);
+  try {
+    await withReconnect(
+      follow,
+      async (connected) => {
+        const member: GroupConsumer = sluice.consumer({ groupId, autoOffsetReset: fromBeginning ? 'earliest' : 'latest' });
+        consumer = member;
+        member.subscribe({ topics });
+        try {
+          await member.run({ eachBatch: eachBatch(member) });
+          connected();
+          await Promise.race([allDone, member.done()]);
+        } finally {
+          await member.stop().catch(() => {});
+        }
+      },
+      () => stopped,
+    );
+  } finally {
+    clearInterval(poll);
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+    progress.stop();
+  }
+}
