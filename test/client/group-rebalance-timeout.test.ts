@@ -42,12 +42,12 @@ describe('Class: GroupConsumer under a rebalance timeout', () => {
     // Act: b joins; a is told to give one partition up but cannot stop its handler.
     const b = await startMember(stack.url, { name: 'b', groupId: 'hung-group', topics: ['hung'], timeline, handled: [], options: { sessionTimeoutMs: 8000, heartbeatIntervalMs: 200 } });
     const joinedAt = Date.now();
-    await until(() => b.owned().length === 2, 'b to own both partitions once a is fenced', 10_000);
+    await until(() => b.owned().length === 2, 'b to own both partitions once a is fenced', 20_000);
     const handedOverAfterMs = Date.now() - joinedAt;
     const describedWhileHung = await api(stack.url, 'GET', '/v1/groups/hung-group');
     await until(() => a.consumer.memberEpoch === 0, "a's heartbeat to learn it was fenced");
     release();
-    await until(() => a.owned().length === 1 && b.owned().length === 1, 'a to rejoin and take a share again', 10_000);
+    await until(() => a.owned().length === 1 && b.owned().length === 1, 'a to rejoin and take a share again', 20_000);
 
     // Assess
     expect(handedOverAfterMs).toBeGreaterThanOrEqual(900);
