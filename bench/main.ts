@@ -12,6 +12,7 @@ import { PARTITIONS, benchEmulatorsOnly, benchFetch, benchProduce, benchProduceS
 import { benchClient, formatClientBench } from './client.ts';
 import { benchCompaction, dayOfTraffic } from './compaction.ts';
 import { benchGroupCosts } from './group-costs.ts';
+import { benchCompactionScale, costModel, formatCost } from './compaction-scale.ts';
 import { benchGroups, benchHeartbeatScaling, formatGroupsBench, formatHeartbeatScaling } from './groups.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -77,6 +78,15 @@ try {
   console.log(`S3 requests: ${JSON.stringify(merge.s3Requests)}`);
   console.log(`DynamoDB requests: ${JSON.stringify(merge.dynamoRequests)}\n`);
   table(dayOfTraffic(merge));
+
+  console.log('\n## Compaction cost as the log grows (npx tsx bench/compaction-scale-main.ts)\n');
+  const scaleRows = [];
+  for (const entries of [1_000, 10_000, 100_000]) scaleRows.push(await benchCompactionScale(stack, entries));
+  table([['index entries', 'first visit (whole-log sweep)', 'visit with nothing due'], ...scaleRows.map((r): [string, string, string] => [String(r.entries), formatCost(r.firstVisit), formatCost(r.nothingDue)])]);
+  console.log();
+  table([['index entries', 'retention of 100 entries (DeleteRecords)', ''], ...scaleRows.map((r): [string, string, string] => [String(r.entries), formatCost(r.retention100), ''])]);
+  console.log();
+  table(costModel(scaleRows.at(-1)!));
 
   console.log('\n## Consumer groups\n');
   const costs = await benchGroupCosts(stack);

@@ -9,6 +9,12 @@
  * `autoOffsetReset` moves to the bound the error carries, or (`none`) stops the consumer
  * with the error.
  *
+ * Faults: fetches and offset lookups are retried without limit on retriable errors (a 5xx,
+ * throttling, a dropped connection, a server restarting), backing off up to
+ * `retryBackoffMaxMs`, each failed attempt reported to `on('retry')`: an outage of any length
+ * is ridden out, as a Kafka consumer rides out a broker outage. Only a non-retriable error,
+ * a handler's error or `stop()` ends the run.
+ *
  * Nothing below assumes who assigns: a consumer group (group-consumer.ts) drives the same
  * cursors through `startManaged` / `addPartitions` / `removePartitions`, supplies starting
  * positions (committed offsets) and learns what was processed through the progress listener.
@@ -17,11 +23,12 @@ import { SluiceError } from '../errors.ts';
 import { sleep } from '../retry.ts';
 import type { Admin } from './admin.ts';
 import { fetchPartition, lookupOffset } from './fetcher.ts';
-import type { Transport } from './http.ts';
-import type { ResolvedConsumerOptions } from './options.ts';
+import type { RetryListener, Transport } from './http.ts';
+import type { ResolvedConsumerOptions, ResolvedRetryOptions } from './options.ts';
 import { PausedPartitions, type TopicPartitions } from './paused-partitions.ts';
 import { ASSIGN_KEYS, checkOptionKeys, RUN_HINTS, RUN_KEYS, SEEK_KEYS } from './option-keys.ts';
 import { Semaphore } from './semaphore.ts';
+import { DEFAULT_CLOSE_TIMEOUT_MS, settleWithin, type CloseOptions } from './close.ts';
 import type { ConsumedBatch, EachBatchPayload, EachMessagePayload, OffsetSpec, TopicPartition } from './types.ts';
 
 export type { TopicPartitions } from './paused-partitions.ts';
@@ -55,6 +62,18 @@ export interface ManagedPartition {
  */
 export type ProgressListener = (topic: string, partition: number, nextOffset: number) => void;
 
+/** A request that failed with a retriable error and is tried again after `delayMs`. */
+export interface RetryEvent {
+  error: SluiceError;
+  /** 0 for the first retry of this request. */
+  attempt: number;
+  delayMs: number;
+  /** The partition the request was for, when it was for one. */
+  topic?: string;
+  partition?: number;
+}
+
+
 interface Cursor {
   readonly topic: string;
   readonly partition: number;
@@ -66,6 +85,8 @@ interface Cursor {
   removed: boolean;
   /** Bumped by seek and pause: results fetched for an older generation are dropped. */
   generation: number;
+  /** Bumped by seek only: a handled record moves the position unless a seek moved it meanwhile. */
+  seeks: number;
   controller: AbortController;
   wake: (() => void) | undefined;
 }
@@ -97,6 +118,7 @@ export class Consumer {
   private readonly seeks = new Map<string, number | 'earliest' | 'latest'>();
   private readonly pausedPartitions = new PausedPartitions();
   private readonly crashListeners: Array<(event: { error: unknown }) => void> = [];
+  private readonly retryListeners: Array<(event: RetryEvent) => void> = [];
   private readonly fetchListeners: Array<(event: { topic: string; partition: number; offset: number }) => void> = [];
   private running = false;
   private readonly loops = new Map<string, Promise<void>>();
@@ -166,9 +188,27 @@ export class Consumer {
   on(event: 'crash', listener: (event: { error: unknown }) => void): void;
   /** Called as each fetch request starts. */
   on(event: 'fetch', listener: (event: { topic: string; partition: number; offset: number }) => void): void;
-  on(event: 'crash' | 'fetch', listener: ((event: { error: unknown }) => void) | ((event: { topic: string; partition: number; offset: number }) => void)): void {
+  /** Called for each request that failed with a retriable error and is tried again: an outage shows as a stream of these, never as a crash. */
+  on(event: 'retry', listener: (event: RetryEvent) => void): void;
+  on(event: 'crash' | 'fetch' | 'retry', listener: ((event: { error: unknown }) => void) | ((event: { topic: string; partition: number; offset: number }) => void) | ((event: RetryEvent) => void)): void {
     if (event === 'crash') this.crashListeners.push(listener as (event: { error: unknown }) => void);
+    else if (event === 'retry') this.retryListeners.push(listener as (event: RetryEvent) => void);
     else this.fetchListeners.push(listener as (event: { topic: string; partition: number; offset: number }) => void);
+  }
+
+  /** @internal Tells the `retry` listeners; a group reports its own requests' retries here too. */
+  retried(event: RetryEvent): void {
+    for (const listener of this.retryListeners) listener(event);
+  }
+
+  /** @internal A retry listener for one request, tagged with its partition. */
+  retryListener(topic?: string, partition?: number): RetryListener {
+    return (error, attempt, delayMs) => this.retried({ error, attempt, delayMs, ...(topic === undefined ? {} : { topic }), ...(partition === undefined ? {} : { partition }) });
+  }
+
+  /** @internal Retry options for requests that must outlast any outage: retried until they succeed, fail for good, or are aborted. */
+  get unlimitedRetry(): ResolvedRetryOptions {
+    return { ...this.options, retries: Number.POSITIVE_INFINITY };
   }
 
   /**
@@ -195,7 +235,7 @@ export class Consumer {
   addPartitions(partitions: readonly ManagedPartition[]): void {
     if (!this.running) return;
     for (const p of partitions) {
-      const cursor: Cursor = { topic: p.topic, partition: p.partition, position: p.position, start: p.start, paused: this.pausedPartitions.has(p.topic, p.partition), removed: false, generation: 0, controller: new AbortController(), wake: undefined };
+      const cursor: Cursor = { topic: p.topic, partition: p.partition, position: p.position, start: p.start, paused: this.pausedPartitions.has(p.topic, p.partition), removed: false, generation: 0, seeks: 0, controller: new AbortController(), wake: undefined };
       this.cursors.set(key(p.topic, p.partition), cursor);
       this.startLoop(cursor);
     }
@@ -222,12 +262,15 @@ export class Consumer {
     return this.finished.promise;
   }
 
-  /** Stops fetching and waits for handlers in progress. Do not await it inside a handler: it waits for that handler. */
-  async stop(): Promise<void> {
+  /**
+   * Stops fetching and waits for handlers in progress, at most `timeoutMs` (then it resolves
+   * and leaves a hung handler behind). Do not await it inside a handler: it waits for that handler.
+   */
+  async stop(options: CloseOptions = {}): Promise<void> {
     if (!this.running) return;
     this.running = false;
     for (const cursor of this.cursors.values()) this.interrupt(cursor);
-    await Promise.allSettled(this.loops.values());
+    await settleWithin(Promise.allSettled(this.loops.values()), options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
     this.finished.resolve();
   }
 
@@ -237,8 +280,8 @@ export class Consumer {
   }
 
   /** Stops, as `stop()`; the consumer holds no connection. */
-  async disconnect(): Promise<void> {
-    await this.stop();
+  async disconnect(options: CloseOptions = {}): Promise<void> {
+    await this.stop(options);
   }
 
   private start(config: RunConfig, progress: ProgressListener | undefined): void {
@@ -278,7 +321,7 @@ export class Consumer {
         if (position === undefined && start === undefined) {
           throw new SluiceError('OFFSET_OUT_OF_RANGE', `No position for ${assignment.topic}/${partition}: autoOffsetReset is 'none'; seek() or set fromBeginning / fromTimestamp`);
         }
-        cursors.set(k, { topic: assignment.topic, partition, position, start: start ?? 'earliest', paused: this.pausedPartitions.has(assignment.topic, partition), removed: false, generation: 0, controller: new AbortController(), wake: undefined });
+        cursors.set(k, { topic: assignment.topic, partition, position, start: start ?? 'earliest', paused: this.pausedPartitions.has(assignment.topic, partition), removed: false, generation: 0, seeks: 0, controller: new AbortController(), wake: undefined });
       }
     }
     this.seeks.clear();
@@ -295,6 +338,7 @@ export class Consumer {
   }
 
   private setPosition(cursor: Cursor, target: number | 'earliest' | 'latest'): void {
+    cursor.seeks++;
     cursor.position = typeof target === 'number' ? target : undefined;
     if (typeof target !== 'number') cursor.start = target;
     this.interrupt(cursor);
@@ -303,7 +347,8 @@ export class Consumer {
   private fetch(cursor: Cursor, offset: number): Promise<ConsumedBatch> {
     const { maxBytesPerPartition: maxBytes, maxWaitMs: waitMs } = this.options;
     for (const listener of this.fetchListeners) listener({ topic: cursor.topic, partition: cursor.partition, offset });
-    return fetchPartition(this.transport, this.options, { topic: cursor.topic, partition: cursor.partition, offset, maxBytes, waitMs, signal: cursor.controller.signal });
+    const onRetry = this.retryListener(cursor.topic, cursor.partition);
+    return fetchPartition(this.transport, this.unlimitedRetry, { topic: cursor.topic, partition: cursor.partition, offset, maxBytes, waitMs, signal: cursor.controller.signal, onRetry });
   }
 
   private async loop(cursor: Cursor, config: RunConfig, slots: Semaphore): Promise<void> {
@@ -317,7 +362,7 @@ export class Consumer {
       const generation = cursor.generation;
       try {
         if (cursor.position === undefined) {
-          const found = await lookupOffset(this.transport, this.options, cursor.topic, cursor.partition, cursor.start, cursor.controller.signal);
+          const found = await lookupOffset(this.transport, this.unlimitedRetry, cursor.topic, cursor.partition, cursor.start, cursor.controller.signal, this.retryListener(cursor.topic, cursor.partition));
           if (generation === cursor.generation) this.advance(cursor, found.offset);
           continue;
         }
@@ -365,13 +410,21 @@ export class Consumer {
     if (moved) this.progress?.(cursor.topic, cursor.partition, position);
   }
 
-  /** Hands a batch to the handler; true when all of it was handled. */
+  /**
+   * Hands a batch to the handler; true when all of it was handled. A record whose handler
+   * returned, or whose offset was resolved, moves the position past it even if a pause made
+   * the batch stale meanwhile, so it is never delivered again; only a seek moves it elsewhere.
+   */
   private async deliver(cursor: Cursor, batch: ConsumedBatch, generation: number, config: RunConfig, slots: Semaphore): Promise<boolean> {
     const current = () => this.running && generation === cursor.generation;
+    const seeks = cursor.seeks;
     await slots.acquire();
     try {
       if (!current()) return false;
-      const processed = (offset: number) => this.progress?.(batch.topic, batch.partition, offset + 1);
+      const processed = (offset: number) => {
+        this.progress?.(batch.topic, batch.partition, offset + 1);
+        if (cursor.seeks === seeks && !cursor.removed && (cursor.position ?? 0) < offset + 1) cursor.position = offset + 1;
+      };
       if (config.eachBatch !== undefined) {
         await config.eachBatch({ batch, isRunning: () => this.running, isStale: () => !current(), resolveOffset: processed });
         // A handler that saw the batch go stale may have stopped early: only resolveOffset counts then.
@@ -383,7 +436,6 @@ export class Consumer {
         await eachMessage({ topic: batch.topic, partition: batch.partition, message });
         // Handled, whatever happened meanwhile: a group commits past it.
         processed(message.offset);
-        if (generation === cursor.generation) cursor.position = message.offset + 1;
       }
       return true;
     } finally {

@@ -7,7 +7,7 @@
 import { BATCHES_MEDIA_TYPE, decodeFrames } from '../codec/framing.ts';
 import { decodeRecordBatch } from '../codec/record-batch.ts';
 import { SluiceError } from '../errors.ts';
-import { pathOf, type Transport } from './http.ts';
+import { pathOf, type RetryListener, type Transport } from './http.ts';
 import { toConsumedMessage } from './message.ts';
 import type { ResolvedRetryOptions } from './options.ts';
 import type { ConsumedBatch, ConsumedMessage, OffsetLookup, OffsetSpec } from './types.ts';
@@ -19,6 +19,8 @@ export interface FetchParams {
   maxBytes: number;
   waitMs: number;
   signal?: AbortSignal;
+  /** Told of every failed attempt that will be retried. */
+  onRetry?: RetryListener;
 }
 
 /** The binary fetch route returns at most this many records; bytes are the real budget. */
@@ -55,6 +57,7 @@ export async function fetchPartition(transport: Transport, retry: ResolvedRetryO
       extraTimeoutMs: params.waitMs,
     },
     retry,
+    params.onRetry,
   );
   const type = response.headers.get('content-type') ?? '';
   if (!type.startsWith(BATCHES_MEDIA_TYPE)) {
@@ -73,9 +76,10 @@ export async function fetchPartition(transport: Transport, retry: ResolvedRetryO
 }
 
 /** Kafka's ListOffsets for one partition, abortable. */
-export async function lookupOffset(transport: Transport, retry: ResolvedRetryOptions, topic: string, partition: number, spec: OffsetSpec, signal?: AbortSignal): Promise<OffsetLookup> {
+export async function lookupOffset(transport: Transport, retry: ResolvedRetryOptions, topic: string, partition: number, spec: OffsetSpec, signal?: AbortSignal, onRetry?: RetryListener): Promise<OffsetLookup> {
   return transport.json<OffsetLookup>(
     { method: 'GET', path: pathOf('v1', 'topics', topic, 'partitions', partition, 'offsets'), query: { timestamp: String(spec) }, ...(signal === undefined ? {} : { signal }) },
     retry,
+    onRetry,
   );
 }

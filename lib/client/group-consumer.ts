@@ -10,11 +10,17 @@
  *   assigned  committed offsets → onPartitionsAssigned → fetch from the committed offset
  *             (a seek in the callback wins; no commit: autoOffsetReset)
  *   revoked   handlers stop → commit what they processed → onPartitionsRevoked → released
- *   lost      handlers stop → onPartitionsLost (default onPartitionsRevoked); nothing committed
+ *   lost      at the member's own deadline, whatever else is in progress: fetching, dispatch
+ *             and commits stop at once → handlers in progress return → onPartitionsLost
+ *             (default onPartitionsRevoked); nothing committed
+ *
+ * Faults: retriable errors never stop the member (consumer.ts, group-coordinator.ts); each
+ * failed attempt is reported to `on('retry')`.
  */
 import { SluiceError } from '../errors.ts';
 import type { Admin } from './admin.ts';
-import { Consumer, type ManagedPartition, type RunConfig, type TopicPartitions } from './consumer.ts';
+import { DEFAULT_CLOSE_TIMEOUT_MS, settleWithin, type CloseOptions } from './close.ts';
+import { Consumer, type ManagedPartition, type RetryEvent, type RunConfig, type TopicPartitions } from './consumer.ts';
 import { GroupCoordinator, type MembershipListener } from './group-coordinator.ts';
 import { GroupOffsets } from './group-offsets.ts';
 import { fetchCommitted, tpKey, type TpKey } from './group-requests.ts';
@@ -61,6 +67,10 @@ export class GroupConsumer {
   private stopping: Promise<void> | undefined;
   private finished = deferred();
   private readonly crashListeners: Array<(event: { error: unknown }) => void> = [];
+  /** Partitions halted by a loss, until their handlers have returned. */
+  private halted: Promise<unknown> = Promise.resolve();
+  /** Aborted by a loss and by stop: an assignment still waiting for its committed offsets gives up. */
+  private assigning$ = new AbortController();
 
   constructor(
     private readonly transport: Transport,
@@ -68,7 +78,7 @@ export class GroupConsumer {
     readonly options: ResolvedGroupConsumerOptions,
   ) {
     this.engine = new Consumer(transport, admin, options);
-    this.offsets = new GroupOffsets(transport, options, options.groupId, () => this.coordinator);
+    this.offsets = new GroupOffsets(transport, options, options.groupId, () => this.coordinator, this.engine.retryListener());
     this.engine.on('crash', ({ error }) => void this.crash(error));
   }
 
@@ -119,10 +129,13 @@ export class GroupConsumer {
     });
     this.config = config;
     this.offsets.clear();
+    this.assigning$ = new AbortController();
+    this.halted = Promise.resolve();
     this.finished = deferred();
     this.stopping = undefined;
     const { groupId: group, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.options;
-    this.coordinator = new GroupCoordinator(this.transport, { group, topics: this.topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, retry: this.options }, this.membership());
+    const onRetry = this.engine.retryListener();
+    this.coordinator = new GroupCoordinator(this.transport, { group, topics: this.topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, retry: this.options, onRetry }, this.membership());
     this.state = 'running';
     try {
       await this.coordinator.start();
@@ -186,9 +199,15 @@ export class GroupConsumer {
   on(event: 'commit', listener: (offsets: readonly TopicPartitionOffset[]) => void): void;
   /** Called as each fetch request starts. */
   on(event: 'fetch', listener: (event: { topic: string; partition: number; offset: number }) => void): void;
-  on(event: 'crash' | 'commit' | 'fetch', listener: ((event: { error: unknown }) => void) | ((offsets: readonly TopicPartitionOffset[]) => void) | ((event: { topic: string; partition: number; offset: number }) => void)): void {
+  /** Called for each request that failed with a retriable error and is tried again (an outage shows as a stream of these, never as a crash). */
+  on(event: 'retry', listener: (event: RetryEvent) => void): void;
+  on(
+    event: 'crash' | 'commit' | 'fetch' | 'retry',
+    listener: ((event: { error: unknown }) => void) | ((offsets: readonly TopicPartitionOffset[]) => void) | ((event: { topic: string; partition: number; offset: number }) => void) | ((event: RetryEvent) => void),
+  ): void {
     if (event === 'crash') this.crashListeners.push(listener as (event: { error: unknown }) => void);
     else if (event === 'commit') this.offsets.committedListeners.push(listener as (offsets: readonly TopicPartitionOffset[]) => void);
+    else if (event === 'retry') this.engine.on('retry', listener as (event: RetryEvent) => void);
     else this.engine.on('fetch', listener as (event: { topic: string; partition: number; offset: number }) => void);
   }
 
@@ -209,9 +228,14 @@ export class GroupConsumer {
     return this.finished.promise;
   }
 
-  /** Stops handling, commits what was processed (autoCommit), calls onPartitionsRevoked and leaves the group. Not from inside a handler. */
-  async stop(): Promise<void> {
-    await this.shutdown();
+  /**
+   * Stops handling, commits what was processed (autoCommit), calls onPartitionsRevoked and
+   * leaves the group; ends a join in progress. After `timeoutMs` it gives up on what is left
+   * (a commit or leave on its retries, a hung handler) and resolves: the group then moves the
+   * partitions after the session timeout. Not from inside a handler.
+   */
+  async stop(options: CloseOptions = {}): Promise<void> {
+    await this.shutdown(options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
     this.finished.resolve();
   }
 
@@ -220,17 +244,23 @@ export class GroupConsumer {
     await this.engine.connect();
   }
 
-  async disconnect(): Promise<void> {
-    await this.stop();
+  async disconnect(options: CloseOptions = {}): Promise<void> {
+    await this.stop(options);
   }
 
-  private shutdown(): Promise<void> {
+  private shutdown(timeoutMs: number = DEFAULT_CLOSE_TIMEOUT_MS): Promise<void> {
     if (this.state !== 'running') return this.stopping ?? Promise.resolve();
     this.state = 'stopping';
     clearInterval(this.autoCommitTimer);
     this.stopping = (async () => {
-      await this.coordinator?.stop();
-      await this.engine.stop();
+      const coordinator = this.coordinator;
+      const deadlineMs = performance.now() + timeoutMs;
+      await settleWithin(coordinator?.stop() ?? Promise.resolve(), timeoutMs);
+      // Out of time: abandon the commit and the leave still retrying.
+      coordinator?.abort();
+      this.offsets.fence(this.offsets.partitions());
+      this.assigning$.abort();
+      await this.engine.stop({ timeoutMs: Math.max(0, deadlineMs - performance.now()) });
       this.state = 'idle';
     })();
     return this.stopping;
@@ -249,41 +279,48 @@ export class GroupConsumer {
       revoked: async (partitions) => {
         await this.engine.removePartitions(partitions);
         // Fenced while the handlers were stopping (past the rebalance timeout): the partitions
-        // may be someone else's already, so they are lost, not revoked, and nothing is committed.
-        if (!partitions.every((p) => this.coordinator?.holds(p.topic, p.partition) === true)) return this.lostPartitions(partitions);
+        // may be someone else's already; the loss halted them and reports them lost, so
+        // nothing is committed and onPartitionsRevoked is not called.
+        if (!partitions.every((p) => this.coordinator?.holds(p.topic, p.partition) === true)) return;
         // The server releases the partitions on the next heartbeat: commit before it. Best
         // effort: if the commit fails, the next owner starts from the last commit (at least once).
         if (this.options.autoCommit) await this.offsets.commitProcessed(partitions, 'releasing').catch(() => {});
         await this.config.onPartitionsRevoked?.(partitions);
         for (const p of partitions) this.offsets.forget(p.topic, p.partition);
       },
-      lost: (partitions) => this.lostPartitions(partitions),
+      halt: (partitions) => {
+        // Synchronously: cursors are interrupted and dropped before removePartitions first awaits.
+        this.halted = Promise.all([this.halted, this.engine.removePartitions(partitions)]);
+        this.offsets.fence(partitions);
+        this.assigning$.abort();
+        this.assigning$ = new AbortController();
+      },
+      lost: async (partitions) => {
+        await this.halted;
+        await (this.config.onPartitionsLost ?? this.config.onPartitionsRevoked)?.(partitions);
+      },
       failed: (error) => void this.crash(error),
     };
-  }
-
-  private async lostPartitions(partitions: TopicPartition[]): Promise<void> {
-    await this.engine.removePartitions(partitions);
-    for (const p of partitions) this.offsets.forget(p.topic, p.partition);
-    await (this.config.onPartitionsLost ?? this.config.onPartitionsRevoked)?.(partitions);
   }
 
   private async assigned(partitions: TopicPartition[]): Promise<void> {
     const keys = partitions.map((p) => tpKey(p.topic, p.partition));
     for (const k of keys) this.assigning.add(k);
+    const held = () => partitions.filter((p) => this.coordinator?.holds(p.topic, p.partition) === true);
     try {
       let listed;
       try {
-        listed = await fetchCommitted(this.transport, this.options, this.options.groupId);
+        // Through any outage, until the membership is lost (the rejoin assigns afresh).
+        listed = await fetchCommitted(this.transport, this.engine.unlimitedRetry, this.options.groupId, this.assigning$.signal, this.engine.retryListener());
       } catch (error) {
-        // Cut off long enough to lose the membership meanwhile: the rejoin assigns afresh.
-        if (!partitions.some((p) => this.coordinator?.holds(p.topic, p.partition))) return;
+        if (held().length === 0 || this.state !== 'running') return;
         throw error;
       }
       const found = new Map(listed.map((c) => [tpKey(c.topic, c.partition), c.offset]));
       for (const p of partitions) this.offsets.assigned(p.topic, p.partition, found.get(tpKey(p.topic, p.partition)));
       await this.config.onPartitionsAssigned?.(partitions);
-      this.engine.addPartitions(partitions.map((p) => this.startOf(p, found.get(tpKey(p.topic, p.partition)))));
+      // Lost meanwhile (halted): these must not start.
+      this.engine.addPartitions(held().map((p) => this.startOf(p, found.get(tpKey(p.topic, p.partition)))));
     } finally {
       for (const k of keys) {
         this.assigning.delete(k);

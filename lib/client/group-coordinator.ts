@@ -15,6 +15,14 @@
  *
  * Listener calls run one at a time, in order (`work`). The heartbeat loop never waits for
  * them, except to rejoin after a loss, so a slow handler delays a release, never the lease.
+ * A loss does not queue behind them: `listener.halt` stops fetching, dispatch and commits
+ * of every owned partition at once, whatever step is running (a revocation committing on
+ * its retries, a slow onPartitionsRevoked, an assignment waiting for its offsets), and only
+ * the onPartitionsLost callback waits its turn.
+ *
+ * Faults: the join and rejoins are retried without limit on retriable errors (each failed
+ * attempt reported to `onRetry`), so a member rides out an outage of any length; `stop()`
+ * ends a join in progress.
  *
  * Session deadline: the server's lease runs from when it handled a heartbeat, which is after
  * the member sent it; the member counts from the send, less a margin for stopping its
@@ -25,7 +33,7 @@ import { GROUPS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
 import { backoffDelayMs } from '../retry.ts';
 import { isRetriable } from './http-errors.ts';
-import type { Transport } from './http.ts';
+import type { RetryListener, Transport } from './http.ts';
 import type { ResolvedRetryOptions } from './options.ts';
 import { groupByTopic, keysOf, parseTpKey, sendHeartbeat, tpKey, type HeartbeatAnswer, type HeartbeatBody, type TpKey } from './group-requests.ts';
 import type { GroupAssignor, TopicPartition } from './types.ts';
@@ -35,6 +43,9 @@ export interface MembershipListener {
   assigned(partitions: TopicPartition[]): Promise<void>;
   /** Must stop handling and commit before resolving: the partitions are released right after. */
   revoked(partitions: TopicPartition[]): Promise<void>;
+  /** Synchronous, and never queued: stops fetching, handler dispatch and commits of these partitions now. */
+  halt(partitions: TopicPartition[]): void;
+  /** After `halt`, in turn with the other calls: wait for the handlers, then onPartitionsLost. */
   lost(partitions: TopicPartition[]): Promise<void>;
   /** An error the member cannot go on from: a non-retriable heartbeat answer, or a listener's error. */
   failed(error: unknown): void;
@@ -48,6 +59,8 @@ export interface CoordinatorConfig {
   heartbeatIntervalMs: number | undefined;
   rebalanceTimeoutMs: number | undefined;
   retry: ResolvedRetryOptions;
+  /** Told of every failed heartbeat or join attempt that will be tried again. */
+  onRetry?: RetryListener;
 }
 
 type State = 'idle' | 'active' | 'leaving' | 'stopped';
@@ -77,8 +90,11 @@ export class GroupCoordinator {
   private wakeUp: (() => void) | undefined;
   /** Callers of heartbeatNow, answered by the next heartbeat sent. */
   private waiters: Array<() => void> = [];
-  private loopDone: Promise<void> = Promise.resolve();
+  private readonly initialLoop: Promise<void> = Promise.resolve();
+  private loopDone: Promise<void> = this.initialLoop;
   private stopped: Promise<void> | undefined;
+  /** Aborts the join and the leave: `stop()` ends a join, `abort()` ends a stop that overran. */
+  private readonly requests = new AbortController();
 
   constructor(
     private readonly transport: Transport,
@@ -109,17 +125,27 @@ export class GroupCoordinator {
     return this.epoch > 0 && this.owned.has(tpKey(topic, partition));
   }
 
-  /** Joins the group; resolves with the first answer, rejects when the join fails after the retries. */
+  /**
+   * Joins the group; resolves with the first answer, or once `stop()` ended the join.
+   * Retriable errors are retried without limit; rejects on any other.
+   */
   async start(): Promise<void> {
     if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'A group member starts once');
     this.state = 'active';
     try {
-      await this.beat(this.config.retry);
+      await this.beat({ ...this.config.retry, retries: Number.POSITIVE_INFINITY }, this.config.onRetry);
     } catch (error) {
+      const stoppedWhileJoining = (this.state as State) !== 'active';
       this.state = 'stopped';
+      if (stoppedWhileJoining) return;
       throw error;
     }
-    this.loopDone = this.loop();
+    if ((this.state as State) === 'active') this.loopDone = this.loop();
+  }
+
+  /** Ends the requests `stop()` is still waiting for (a leave on its retries): for a stop that ran out of time. */
+  abort(): void {
+    this.requests.abort();
   }
 
   /** Sends a heartbeat now; resolves once one sent after this call is answered (or failed), at once when not a member. */
@@ -135,6 +161,12 @@ export class GroupCoordinator {
   stop(): Promise<void> {
     if (this.state === 'idle') this.state = 'stopped';
     if (this.state === 'stopped' || this.stopped !== undefined) return this.stopped ?? Promise.resolve();
+    if (this.epoch <= 0 && this.owned.size === 0 && this.loopDone === this.initialLoop) {
+      // Still joining: end the join; start() resolves.
+      this.state = 'stopped';
+      this.requests.abort();
+      return Promise.resolve();
+    }
     this.state = 'leaving';
     this.stopped = (async () => {
       this.queueReconcile();
@@ -144,12 +176,16 @@ export class GroupCoordinator {
       this.wake();
       await this.loopDone;
       this.answerWaiters();
-      if (this.owned.size > 0) await this.listener.lost([...this.owned].map(parseTpKey)).catch(() => {});
+      const left = [...this.owned].map(parseTpKey);
       this.owned.clear();
+      if (left.length > 0) {
+        this.listener.halt(left);
+        await this.listener.lost(left).catch(() => {});
+      }
       if (this.epoch > 0) {
         this.epoch = 0;
         // Best effort: without it the group waits for the session timeout.
-        await sendHeartbeat(this.transport, this.heartbeatRetry(), this.config.group, { memberId: this.memberId, memberEpoch: -1 }).catch(() => {});
+        await sendHeartbeat(this.transport, this.heartbeatRetry(), this.config.group, { memberId: this.memberId, memberEpoch: -1 }, this.requests.signal).catch(() => {});
       }
     })();
     return this.stopped;
@@ -170,6 +206,7 @@ export class GroupCoordinator {
         this.failures++;
         if (error instanceof SluiceError && FENCING.has(error.code)) void this.lose();
         else if (!(error instanceof SluiceError) || !isRetriable(error)) this.listener.failed(error);
+        else this.config.onRetry?.(error, this.failures - 1, this.nextPauseMs());
       } finally {
         for (const answered of answering) answered();
       }
@@ -177,13 +214,13 @@ export class GroupCoordinator {
   }
 
   /** One heartbeat and its answer. */
-  private async beat(retry: ResolvedRetryOptions): Promise<void> {
+  private async beat(retry: ResolvedRetryOptions, onRetry?: RetryListener): Promise<void> {
     const membership = this.membership;
     // Monotonic: the session deadline must not move with the wall clock.
     const sentAtMs = performance.now();
     let answer: HeartbeatAnswer;
     try {
-      answer = await sendHeartbeat(this.transport, retry, this.config.group, this.body());
+      answer = await sendHeartbeat(this.transport, retry, this.config.group, this.body(), this.requests.signal, onRetry);
     } catch (error) {
       // An answer about a membership already given up is no news.
       if (membership !== this.membership) return;
@@ -236,16 +273,21 @@ export class GroupCoordinator {
     }, Math.max(0, delayMs));
   }
 
-  /** Drops the membership: the partitions are lost, and the loop rejoins once they have stopped. */
+  /**
+   * Drops the membership: the partitions stop at once (IMPORTANT: not queued — the session
+   * deadline does not wait for a revocation in progress), the lost callback runs in turn,
+   * and the loop rejoins once it has.
+   */
   private lose(): Promise<void> {
     this.membership++;
     this.epoch = 0;
     this.target = undefined;
     clearTimeout(this.sessionTimer);
     this.answerWaiters();
+    const lost = [...this.owned].map(parseTpKey);
+    this.owned.clear();
+    if (lost.length > 0) this.listener.halt(lost);
     const losing = this.enqueue(async () => {
-      const lost = [...this.owned].map(parseTpKey);
-      this.owned.clear();
       if (lost.length > 0) await this.listener.lost(lost);
     });
     this.losing = losing;
@@ -309,13 +351,19 @@ export class GroupCoordinator {
     this.wakeUp?.();
   }
 
-  /** Sleeps until the next heartbeat is due: the interval, a shorter backoff after a failure, or at once when woken. */
+  /** The wait before the next heartbeat: the interval, or a shorter backoff after a failure. */
+  private nextPauseMs(): number {
+    if (this.failures === 0) return this.intervalMs;
+    return Math.min(this.intervalMs, Math.max(this.config.retry.retryBackoffMs, backoffDelayMs(this.failures - 1, { baseMs: this.config.retry.retryBackoffMs, capMs: this.intervalMs })));
+  }
+
+  /** Sleeps until the next heartbeat is due, or at once when woken. */
   private async pause(): Promise<void> {
     if (this.wakeRequested) {
       this.wakeRequested = false;
       return;
     }
-    const ms = this.failures === 0 ? this.intervalMs : Math.min(this.intervalMs, Math.max(this.config.retry.retryBackoffMs, backoffDelayMs(this.failures - 1, { baseMs: this.config.retry.retryBackoffMs, capMs: this.intervalMs })));
+    const ms = this.nextPauseMs();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wakeUp = () => {

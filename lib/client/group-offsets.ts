@@ -10,7 +10,7 @@
  */
 import { SluiceError } from '../errors.ts';
 import { MAX_OFFSETS_PER_COMMIT, parseTpKey, sendCommit, tpKey, type TpKey } from './group-requests.ts';
-import type { Transport } from './http.ts';
+import type { RetryListener, Transport } from './http.ts';
 import type { ResolvedRetryOptions } from './options.ts';
 import type { TopicPartitionOffset } from './types.ts';
 
@@ -40,6 +40,8 @@ export class GroupOffsets {
   /** Last offset committed (or found committed at assignment), per partition held. */
   private readonly committed = new Map<TpKey, number>();
   private commits: Promise<void> = Promise.resolve();
+  /** Aborted by `fence`: a commit on its retries when the membership is lost is not sent again. */
+  private inFlight = new AbortController();
   /** Told each committed chunk of offsets, after the server accepted it. */
   readonly committedListeners: Array<(offsets: readonly TopicPartitionOffset[]) => void> = [];
 
@@ -48,6 +50,7 @@ export class GroupOffsets {
     private readonly retry: ResolvedRetryOptions,
     private readonly group: string,
     private readonly member: () => CommittingMember | undefined,
+    private readonly onRetry?: RetryListener,
   ) {}
 
   /** The fetch loops' progress listener. */
@@ -61,6 +64,16 @@ export class GroupOffsets {
     this.processed.delete(k);
     if (committed === undefined) this.committed.delete(k);
     else this.committed.set(k, committed);
+  }
+
+  /**
+   * The membership is lost: forgets these partitions' progress and aborts any commit in
+   * flight, so nothing is committed for them after the member's deadline.
+   */
+  fence(partitions: ReadonlyArray<{ topic: string; partition: number }>): void {
+    for (const { topic, partition } of partitions) this.forget(topic, partition);
+    this.inFlight.abort(new SluiceError('UNKNOWN_MEMBER_ID', `The membership of group ${this.group} was lost; the commit was abandoned`));
+    this.inFlight = new AbortController();
   }
 
   forget(topic: string, partition: number): void {
@@ -104,20 +117,21 @@ export class GroupOffsets {
 
   private async send(offsets: readonly TopicPartitionOffset[], scope: CommitScope): Promise<void> {
     const member = this.member();
+    const { signal } = this.inFlight;
     let pending = offsets;
     for (let attempt = 1; ; attempt++) {
-      if (member === undefined || member.memberEpoch <= 0) throw new SluiceError('UNKNOWN_MEMBER_ID', `Not a member of group ${this.group} now (joining, or rejoining after a loss); nothing committed`);
-      const { memberId, memberEpoch } = member;
+      const { memberId, memberEpoch } = member ?? { memberId: '', memberEpoch: 0 };
       try {
         for (let i = 0; i < pending.length; i += MAX_OFFSETS_PER_COMMIT) {
+          if (member === undefined || member.memberEpoch <= 0 || signal.aborted) throw new SluiceError('UNKNOWN_MEMBER_ID', `Not a member of group ${this.group} now (joining, or rejoining after a loss); nothing committed`);
           const chunk = pending.slice(i, i + MAX_OFFSETS_PER_COMMIT);
-          await sendCommit(this.transport, this.retry, this.group, { memberId, memberEpoch }, chunk);
+          await sendCommit(this.transport, this.retry, this.group, { memberId, memberEpoch }, chunk, signal, this.onRetry);
           for (const o of chunk) this.committed.set(tpKey(o.topic, o.partition), o.offset);
           for (const listener of this.committedListeners) listener(chunk);
         }
         return;
       } catch (error) {
-        if (!(error instanceof SluiceError) || error.code !== 'STALE_MEMBER_EPOCH' || attempt >= STALE_COMMIT_ATTEMPTS) throw error;
+        if (!(error instanceof SluiceError) || error.code !== 'STALE_MEMBER_EPOCH' || attempt >= STALE_COMMIT_ATTEMPTS || member === undefined) throw error;
         // Either the epoch moved on or a partition was revoked: a heartbeat tells which.
         await member.heartbeatNow();
         pending = pending.filter((o) => this.committed.get(tpKey(o.topic, o.partition)) !== o.offset);

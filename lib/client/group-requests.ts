@@ -7,7 +7,7 @@
  *   POST /v1/groups/{group}/offsets    {memberId, memberEpoch, offsets: [{topic, partition, offset}]}   (≤ 99 offsets)
  *   GET  /v1/groups/{group}/offsets    → {offsets: [{topic, partition, offset, metadata, committedAt}]}
  */
-import { pathOf, type Transport } from './http.ts';
+import { pathOf, type RetryListener, type Transport } from './http.ts';
 import type { ResolvedRetryOptions } from './options.ts';
 import type { AssignedPartitions, CommittedOffset, GroupAssignor, TopicPartition, TopicPartitionOffset } from './types.ts';
 
@@ -61,20 +61,21 @@ export function keysOf(assignment: readonly AssignedPartitions[]): TpKey[] {
   return assignment.flatMap((t) => t.partitions.map((p) => tpKey(t.topic, p)));
 }
 
-export function sendHeartbeat(transport: Transport, retry: ResolvedRetryOptions, group: string, body: HeartbeatBody, signal?: AbortSignal): Promise<HeartbeatAnswer> {
+export function sendHeartbeat(transport: Transport, retry: ResolvedRetryOptions, group: string, body: HeartbeatBody, signal?: AbortSignal, onRetry?: RetryListener): Promise<HeartbeatAnswer> {
   return transport.json<HeartbeatAnswer>(
     { method: 'POST', path: pathOf('v1', 'groups', group, 'heartbeat'), headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...(signal === undefined ? {} : { signal }) },
     retry,
+    onRetry,
   );
 }
 
 /** One commit request: at most MAX_OFFSETS_PER_COMMIT offsets; a member's, or standalone while the group is empty. */
-export async function sendCommit(transport: Transport, retry: ResolvedRetryOptions, group: string, member: { memberId: string; memberEpoch: number } | undefined, offsets: readonly TopicPartitionOffset[]): Promise<void> {
+export async function sendCommit(transport: Transport, retry: ResolvedRetryOptions, group: string, member: { memberId: string; memberEpoch: number } | undefined, offsets: readonly TopicPartitionOffset[], signal?: AbortSignal, onRetry?: RetryListener): Promise<void> {
   const body = { ...member, offsets: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })) };
-  await transport.json<unknown>({ method: 'POST', path: pathOf('v1', 'groups', group, 'offsets'), headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }, retry);
+  await transport.json<unknown>({ method: 'POST', path: pathOf('v1', 'groups', group, 'offsets'), headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...(signal === undefined ? {} : { signal }) }, retry, onRetry);
 }
 
-export async function fetchCommitted(transport: Transport, retry: ResolvedRetryOptions, group: string): Promise<CommittedOffset[]> {
-  const { offsets } = await transport.json<{ offsets: CommittedOffset[] }>({ method: 'GET', path: pathOf('v1', 'groups', group, 'offsets') }, retry);
+export async function fetchCommitted(transport: Transport, retry: ResolvedRetryOptions, group: string, signal?: AbortSignal, onRetry?: RetryListener): Promise<CommittedOffset[]> {
+  const { offsets } = await transport.json<{ offsets: CommittedOffset[] }>({ method: 'GET', path: pathOf('v1', 'groups', group, 'offsets'), ...(signal === undefined ? {} : { signal }) }, retry, onRetry);
   return offsets;
 }

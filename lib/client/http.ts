@@ -2,7 +2,7 @@
  * The client's one way to the API: builds the URL, signs when the deployment is
  * IAM-authorized, applies the request timeout, turns error responses into SluiceErrors and
  * retries what can succeed later — exponential backoff with full jitter (lib/retry.ts),
- * never sooner than the server's Retry-After.
+ * never sooner than the server's Retry-After (capped at MAX_RETRY_AFTER_MS).
  */
 import { SluiceError } from '../errors.ts';
 import { backoffDelayMs } from '../retry.ts';
@@ -34,6 +34,12 @@ export interface HttpResponse {
 
 /** Called before each retry; for logging and tests. */
 export type RetryListener = (error: SluiceError, attempt: number, delayMs: number) => void;
+
+/**
+ * The longest a server's Retry-After is honoured. A gateway or proxy can answer an hour; a
+ * client that sleeps that long looks hung, and backoff resumes at the cap instead.
+ */
+export const MAX_RETRY_AFTER_MS = 60_000;
 
 export interface TransportOptions {
   url: string;
@@ -104,7 +110,7 @@ export class Transport {
       } catch (error) {
         if (!(error instanceof SluiceError) || !isRetriable(error) || attempt >= retry.retries) throw error;
         const backoff = backoffDelayMs(attempt, { baseMs: retry.retryBackoffMs, capMs: retry.retryBackoffMaxMs });
-        const delayMs = Math.max(backoff, (error.retryAfterSeconds ?? 0) * 1000);
+        const delayMs = Math.max(backoff, Math.min((error.retryAfterSeconds ?? 0) * 1000, MAX_RETRY_AFTER_MS));
         onRetry?.(error, attempt, delayMs);
         await abortableSleep(delayMs, request.signal);
       }

@@ -1,7 +1,10 @@
 /** The Sluice client: `import { Sluice } from 'sluice/client'` (or lib/client/index.ts in this repo). */
 export { Sluice } from './sluice.ts';
 export { Producer } from './producer.ts';
-export { Consumer, type RunConfig, type TopicAssignment, type TopicPartitions } from './consumer.ts';
+export { SendError } from './producer-batch.ts';
+export { DEFAULT_CLOSE_TIMEOUT_MS, type CloseOptions } from './close.ts';
+export { MAX_RETRY_AFTER_MS } from './http.ts';
+export { Consumer, type RetryEvent, type RunConfig, type TopicAssignment, type TopicPartitions } from './consumer.ts';
 export { GroupConsumer, type GroupRunConfig } from './group-consumer.ts';
 export { Admin, type AlterTopicOptions, type CreateTopicOptions } from './admin.ts';
 export { type AuthOptions, type AwsCredentials } from './auth.ts';

@@ -43,15 +43,15 @@ async function encode(batch: ProducerBatch, start: number, count: number, compre
  * Sends the request and acknowledges every record in it; rejects with the request's
  * SluiceError. IMPORTANT: empties each batch's records once encoded, so the data is held once.
  */
-export async function sendProduceRequest(transport: Transport, retry: ResolvedRetryOptions, request: DrainedRequest, compression: Compression, maxBatchBytes: number, identity?: ProducerIdentity): Promise<void> {
+export async function sendProduceRequest(transport: Transport, retry: ResolvedRetryOptions, request: DrainedRequest, compression: Compression, maxBatchBytes: number, identity?: ProducerIdentity, signal?: AbortSignal): Promise<void> {
+  await identity?.ready(signal);
+  // Claimed together, with no await between: one id and epoch for the whole request.
+  const sequences = request.batches.map((batch) => identity?.claim(batch.topic, batch.partition, batch.records.length));
   const frames: SourcedFrame[] = [];
-  for (const batch of request.batches) {
-    const sequences = identity === undefined ? undefined : await identity.claim(batch.topic, batch.partition, batch.records.length);
-    frames.push(...(await encode(batch, 0, batch.records.length, compression, maxBatchBytes, sequences)));
-  }
+  for (const [i, batch] of request.batches.entries()) frames.push(...(await encode(batch, 0, batch.records.length, compression, maxBatchBytes, sequences[i])));
   for (const batch of request.batches) batch.records = [];
   const response = await transport.json<ProduceResponse>(
-    { method: 'POST', path: pathOf('v1', 'topics', request.topic, 'records'), headers: { 'content-type': BATCHES_MEDIA_TYPE }, body: encodeFrames(frames) },
+    { method: 'POST', path: pathOf('v1', 'topics', request.topic, 'records'), headers: { 'content-type': BATCHES_MEDIA_TYPE }, body: encodeFrames(frames), ...(signal === undefined ? {} : { signal }) },
     retry,
   );
   for (const [i, frame] of frames.entries()) {

@@ -7,7 +7,7 @@
 import type { BatchRecord } from '../codec/record-batch.ts';
 import { sizeOfRecordBody } from '../codec/record.ts';
 import { sizeOfVarint } from '../codec/varint.ts';
-import type { SluiceError } from '../errors.ts';
+import { SluiceError } from '../errors.ts';
 import type { Acks, RecordMetadata } from './types.ts';
 
 /** RecordBatch v2 header bytes before the first record (baseOffset … recordCount); see lib/codec/record-batch.ts. */
@@ -15,12 +15,47 @@ export const BATCH_HEADER_BYTES = 61;
 /** The frame header of application/vnd.sluice.batches (partition:int32 length:int32). */
 export const FRAME_HEADER_BYTES = 8;
 
-/** One `send`: resolves with every message's offset, in message order, or rejects with the first failure. */
+/**
+ * A send that failed in part, as a Kafka producer's non-transactional send can: the code,
+ * status and details are those of the first failure, and `landed` lists the messages that
+ * were appended nevertheless (their batches succeeded), with their offsets.
+ */
+export class SendError extends SluiceError {
+  /** Messages appended despite the failure, by index in the send. */
+  readonly landed: ReadonlyArray<RecordMetadata & { index: number }>;
+  /** Indices of the messages that failed (their outcome may be unknown: see docs/CLIENT.md). */
+  readonly failedIndices: readonly number[];
+
+  constructor(first: SluiceError, landed: ReadonlyArray<RecordMetadata & { index: number }>, failedIndices: readonly number[], count: number) {
+    super(first.code, `${first.message}${SendError.summary(landed, count)}`, { details: first.details, cause: first, ...(first.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: first.retryAfterSeconds }) });
+    this.landed = landed;
+    this.failedIndices = failedIndices;
+  }
+
+  /** `; 3 of 10 messages were appended (partition 0: offsets 5–7) …`. */
+  private static summary(landed: ReadonlyArray<RecordMetadata & { index: number }>, count: number): string {
+    // A failed batch's outcome can be unknown (its answer lost): say only what is known.
+    const unknown = 'the failed ones were not acknowledged (one whose answer was lost may be in the log)';
+    if (landed.length === 0) return `; none of the ${count} messages was acknowledged: ${unknown}`;
+    const byPartition = new Map<number, number[]>();
+    for (const r of landed) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), r.offset]);
+    const parts = [...byPartition].sort(([a], [b]) => a - b).map(([p, offsets]) => `partition ${p}: offsets ${Math.min(...offsets)}–${Math.max(...offsets)}`);
+    return `; ${landed.length} of ${count} messages were appended (${parts.join(', ')}; error.landed lists them), ${unknown}`;
+  }
+}
+
+/**
+ * One `send`: resolves with every message's offset, in message order. A refusal before any
+ * message is buffered rejects at once; otherwise it settles once every message's batch has,
+ * rejecting with a SendError if any failed.
+ */
 export class SendTracker {
   readonly promise: Promise<RecordMetadata[]>;
   private readonly results: RecordMetadata[];
   private remaining: number;
   private settled = false;
+  private firstError: SluiceError | Error | undefined;
+  private readonly failedIndices: number[] = [];
   private resolve!: (value: RecordMetadata[]) => void;
   private reject!: (error: unknown) => void;
 
@@ -50,11 +85,21 @@ export class SendTracker {
     if (--this.remaining === 0) this.finish();
   }
 
+  /** Message `index` failed (its batch did, or it could not be batched). */
+  recordFailed(index: number, error: SluiceError | Error): void {
+    // acks=0 drops delivery errors, as Kafka's fire-and-forget.
+    if (this.acks === 0) return;
+    this.firstError ??= error;
+    this.failedIndices.push(index);
+    if (--this.remaining === 0) this.finish();
+  }
+
   /** With acks=0 the send is done once every message is buffered. */
   buffered(): void {
     if (this.acks === 0) this.finish();
   }
 
+  /** The whole send is refused before any of it was buffered. */
   fail(error: SluiceError | Error): void {
     if (this.settled) return;
     this.settled = true;
@@ -68,7 +113,12 @@ export class SendTracker {
   private finish(): void {
     if (this.settled) return;
     this.settled = true;
-    this.resolve(this.results);
+    const first = this.firstError;
+    if (first === undefined) return this.resolve(this.results);
+    if (!(first instanceof SluiceError)) return this.reject(first);
+    const failed = new Set(this.failedIndices);
+    const landed = this.results.flatMap((r, index) => (failed.has(index) || r === undefined || r.offset < 0 ? [] : [{ ...r, index }]));
+    this.reject(new SendError(first, landed, [...failed].sort((a, b) => a - b), this.results.length));
   }
 }
 
@@ -124,7 +174,7 @@ export class ProducerBatch {
   }
 
   fail(error: SluiceError | Error): void {
-    for (const tracker of new Set(this.trackers)) tracker.fail(error);
+    for (const [i, tracker] of this.trackers.entries()) tracker.recordFailed(this.indices[i] as number, error);
   }
 
   complete(): void {

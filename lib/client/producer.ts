@@ -6,7 +6,14 @@
  * Ordering: a partition has at most one request in flight (Kafka needs
  * max.in.flight.requests.per.connection=1 for the same guarantee without idempotence), so a
  * retried request can never be overtaken by a later batch of its partition. Up to
- * `maxInFlightRequests` requests for different partitions run at once.
+ * `maxInFlightRequests` requests for different partitions run at once. After an idempotent
+ * request fails, no request starts until the in-flight ones are done and the epoch is bumped
+ * (producer-identity.ts).
+ *
+ * A failed send (Kafka's rule for non-transactional sends): a send's records travel in
+ * batches per partition, and each batch succeeds or fails on its own. `send` settles once
+ * every batch of it has; if any failed it rejects with a SendError, whose `landed` lists the
+ * records that were appended anyway (partition and offset), so a caller retries only the rest.
  *
  * Memory: records are counted from when they enter the buffer until their request
  * completes. When `bufferMemoryBytes` is reached, sends wait in call order (FIFO) holding no
@@ -27,6 +34,7 @@ import type { ResolvedProducerOptions } from './options.ts';
 import { sendProduceRequest } from './produce-request.ts';
 import { ProducerIdentity } from './producer-identity.ts';
 import { BATCH_HEADER_BYTES, FRAME_HEADER_BYTES, type ProducerBatch, SendTracker } from './producer-batch.ts';
+import { DEFAULT_CLOSE_TIMEOUT_MS, settleWithin, type CloseOptions } from './close.ts';
 import type { Acks, Message, ProducerRecord, RecordMetadata } from './types.ts';
 
 /** A send not yet fully in the accumulator. */
@@ -65,6 +73,8 @@ export class Producer {
   private timerDeadlineMs = Number.POSITIVE_INFINITY;
   private readonly isMuted = (topic: string, partition: number) => this.muted.has(`${partition}\u0000${topic}`);
   private readonly identity: ProducerIdentity | undefined;
+  /** Aborted when `disconnect` runs out of time: requests in flight end, the rest fail unsent. */
+  private readonly closing = new AbortController();
 
   constructor(
     private readonly transport: Transport,
@@ -141,11 +151,28 @@ export class Producer {
     }
   }
 
-  /** Flushes, then refuses further sends. */
-  async disconnect(): Promise<void> {
+  /**
+   * Flushes, then refuses further sends. After `timeoutMs` it stops waiting: requests in
+   * flight are abandoned and what was not acknowledged fails with REQUEST_TIMED_OUT (records
+   * of an abandoned request may still have landed).
+   */
+  async disconnect(options: CloseOptions = {}): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closing';
-    await this.flush();
+    const timeoutMs = options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS;
+    const flushed = this.flush();
+    await settleWithin(flushed, timeoutMs);
+    if (this.inFlight > 0 || this.accumulator.queuedBatches().length > 0 || this.queue.length > 0) {
+      const reason = new SluiceError('REQUEST_TIMED_OUT', `disconnect() gave up after ${timeoutMs} ms; records not acknowledged by then are failed`);
+      this.closing.abort(reason);
+      for (const item of this.queue.splice(0)) {
+        if (item.next === 0) item.tracker.fail(reason);
+        else for (let i = item.next; i < item.messages.length; i++) item.tracker.recordFailed(i, reason);
+        item.markAppended();
+      }
+      this.drain();
+      await flushed;
+    }
     this.state = 'closed';
     clearTimeout(this.timer);
   }
@@ -242,7 +269,7 @@ export class Producer {
       }
       item.waiting = undefined;
       if (outcome.kind === 'too-large') {
-        item.tracker.fail(new SluiceError('MESSAGE_TOO_LARGE', `messages[${item.next}] is ${outcome.sizeBytes} bytes as a batch; topic ${item.topic} takes at most ${limits.maxBytes}`));
+        item.tracker.recordFailed(item.next, new SluiceError('MESSAGE_TOO_LARGE', `messages[${item.next}] is ${outcome.sizeBytes} bytes as a batch; topic ${item.topic} takes at most ${limits.maxBytes}`));
         continue;
       }
       if (outcome.newBatch) this.wakeAt(now + this.options.lingerMs);
@@ -274,6 +301,8 @@ export class Producer {
 
   /** Starts requests for ready batches while in-flight slots are free. */
   private drain(): void {
+    // Kafka's rule: the epoch changes only once nothing of the old one is in flight.
+    if (this.identity?.bumpDue === true && this.inFlight > 0 && !this.closing.signal.aborted) return;
     const force = this.flushing > 0 || this.blocked === 'memory' || this.state !== 'open';
     while (this.inFlight < this.options.maxInFlightRequests) {
       const request = this.accumulator.drain({ nowMs: Date.now(), force, isMuted: this.isMuted, maxRequestBytes: this.options.maxRequestBytes, maxPartitions: LIMITS.maxPartitionsPerCommit });
@@ -294,10 +323,11 @@ export class Producer {
     }
     try {
       const maxBatchBytes = this.limits.get(request.topic)?.maxBytes ?? Number.POSITIVE_INFINITY;
-      await sendProduceRequest(this.transport, this.options, request, this.options.compression, maxBatchBytes, this.identity);
+      if (this.closing.signal.aborted) throw this.closing.signal.reason;
+      await sendProduceRequest(this.transport, this.options, request, this.options.compression, maxBatchBytes, this.identity, this.closing.signal);
     } catch (error) {
-      // The failed request's sequences are burned; later batches start a new producer.
-      this.identity?.reset();
+      // Its outcome is unknown: the epoch is bumped before the next request (producer-identity.ts).
+      this.identity?.failed();
       if (error instanceof SluiceError && error.code === 'UNKNOWN_TOPIC_OR_PARTITION') this.metadata.invalidate(request.topic);
       for (const batch of request.batches) batch.fail(error as Error);
     } finally {

@@ -148,6 +148,29 @@ export const COMPACTION = {
   orphanGraceMs: 60 * 60 * 1000,
   /** How long a compaction run holds a partition's lease. */
   leaseMs: 5 * 60 * 1000,
+  /**
+   * How often each partition's objects are listed in full to find orphans (incrementally,
+   * `orphanPagesPerVisit` LIST pages of 1,000 keys per visit). Also the longest a partition
+   * with nothing else due waits between visits.
+   */
+  orphanSweepIntervalMs: 24 * 60 * 60 * 1000,
+  /** LIST pages (1,000 keys each) one visit's orphan sweep reads at most; bounds its memory. */
+  orphanPagesPerVisit: 100,
+  /**
+   * Lifecycle tags are renewed this long before they could expire an object the index still
+   * names (a late visit's slack); S3 lifecycle itself may run up to a day late, never early.
+   */
+  retagMarginMs: 12 * 60 * 60 * 1000,
+  /** One partition's work per visit stops after this long and resumes on the next pass. */
+  visitBudgetMs: 60 * 1000,
+  /** A partition whose visit failed is retried after this long, behind the others. */
+  retryAfterFailureMs: 15 * 60 * 1000,
+  /** How often the scheduled pass looks for partitions with data that are not yet scheduled. */
+  discoveryIntervalMs: 60 * 60 * 1000,
+  /** Kafka `log.retention.check.interval.ms`: a partition's retention is checked at most this often. */
+  retentionCheckIntervalMs: 5 * 60 * 1000,
+  /** Index entries read per page by retention (it stops at the first page with an entry it keeps). */
+  retentionPageSize: 100,
   /** Produce asks for compaction every this many segments once a partition has at least this many. */
   triggerSegments: 64,
   /** Produce asks for compaction when a partition's stored bytes cross a multiple of this. */

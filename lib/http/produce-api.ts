@@ -4,7 +4,7 @@ import { DecodeBudget } from '../codec/decode-budget.ts';
 import { BATCHES_MEDIA_TYPE, decodeFrames } from '../codec/framing.ts';
 import { SluiceError } from '../errors.ts';
 import { appendBatches } from '../log/append.ts';
-import { initProducerId } from '../log/producer-ids.ts';
+import { bumpProducerEpoch, initProducerId, MAX_PRODUCER_EPOCH } from '../log/producer-ids.ts';
 import { validateFrames } from '../log/batch-validation.ts';
 import { buildBatches, type ProduceRecord } from '../log/batching.ts';
 import { getTopic } from '../log/topics.ts';
@@ -92,7 +92,13 @@ export async function produce(request: HttpRequest, storage: Storage): Promise<H
   throw new SluiceError('UNSUPPORTED_MEDIA_TYPE', `Produce takes application/json or ${BATCHES_MEDIA_TYPE}, got ${JSON.stringify(request.headers['content-type'] ?? '')}`);
 }
 
-/** POST /v1/producers: Kafka's InitProducerId, for idempotent producing. */
-export async function initProducerIdOp(_request: HttpRequest, storage: Storage): Promise<HttpResponse> {
-  return json(200, await initProducerId(storage));
+const bumpSchema = z.strictObject({
+  producerId: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+  producerEpoch: z.number().int().min(0).max(MAX_PRODUCER_EPOCH),
+});
+
+/** POST /v1/producers: Kafka's InitProducerId, for idempotent producing; with `{producerId, producerEpoch}`, bumps that producer's epoch. */
+export async function initProducerIdOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
+  if (request.body.length === 0) return json(200, await initProducerId(storage));
+  return json(200, await bumpProducerEpoch(storage, parseWith(bumpSchema, jsonBody(request))));
 }

@@ -5,6 +5,9 @@ import type { Storage } from '../storage/clients.ts';
 /** The counter behind InitProducerId. `nextId` is the last id handed out: ids 1..nextId have been issued. */
 export const PRODUCER_ID_COUNTER_KEY = { pk: 'PRODUCER_IDS', sk: 'NEXT' } as const;
 
+/** Kafka's producer epoch is an int16: past it, InitProducerId hands out a new id at epoch 0. */
+export const MAX_PRODUCER_EPOCH = 32_767;
+
 /**
  * Kafka's InitProducerId for an idempotent producer: a producer id never handed out before
  * (one atomic counter increment) at epoch 0. Sequences then start at 0 on every partition.
@@ -46,4 +49,16 @@ export function checkIssuable(producerId: bigint): void {
 /** The refusal of a producer id that was never issued. */
 export function unissued(producerId: bigint): SluiceError {
   return new SluiceError('UNKNOWN_PRODUCER_ID', `Producer id ${producerId} was never issued; get one from POST /v1/producers`);
+}
+
+/**
+ * Kafka's InitProducerId with the caller's current id and epoch (KIP-360), for an idempotent
+ * producer whose request had an unknown outcome: the same id at the next epoch, so the
+ * sequencer fences any late copy of the old epoch's batches (INVALID_PRODUCER_EPOCH) and
+ * sequences restart at 0. Asked twice with the same epoch (a retry after a lost answer), it
+ * answers the same. Past MAX_PRODUCER_EPOCH, a new id at epoch 0.
+ */
+export async function bumpProducerEpoch(storage: Storage, current: { producerId: number; producerEpoch: number }): Promise<{ producerId: number; producerEpoch: number }> {
+  if (current.producerEpoch >= MAX_PRODUCER_EPOCH) return initProducerId(storage);
+  return { producerId: current.producerId, producerEpoch: current.producerEpoch + 1 };
 }

@@ -47,29 +47,55 @@ export async function readPartitionState(storage: Storage, topic: TopicItem, par
 }
 
 /**
+ * True when `entries` (sorted by last offset) are a torn view: the first does not hold
+ * `offset`, or one does not start right after the one before (an overlap or a gap). A merge
+ * swaps many entries in one transaction, but DynamoDB isolates a Query from a transaction
+ * only per item, so a Query racing a merge on AWS can see some old entries beside the
+ * merged one (duplicate offsets) or neither (skipped offsets). DynamoDB Local never shows it.
+ */
+export function isTornView(entries: readonly IndexEntryItem[], offset: number, highWatermark: number): boolean {
+  if (entries.length === 0) return offset < highWatermark;
+  if ((entries[0] as IndexEntryItem).baseOffset > offset) return true;
+  return entries.some((entry, i) => i > 0 && entry.baseOffset !== (entries[i - 1] as IndexEntryItem).lastOffset + 1);
+}
+
+/** Re-reads of a torn view before giving up with a retriable error. */
+const TORN_VIEW_ATTEMPTS = 5;
+
+function queryIndex(storage: Storage, pk: string, offset: number) {
+  return storage.ddb.send(
+    new QueryCommand({
+      TableName: storage.env.tableName,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': pk, ':from': indexSk(offset), ':to': 'S#~' },
+      ConsistentRead: true,
+      Limit: LIMITS.fetchIndexPageSize,
+    }),
+  );
+}
+
+/**
  * Reads whole batches from `offset` on: one consistent Query of the index (entries sort by
  * last offset, so the first one returned holds `offset`) alongside one read of the head,
- * then byte-range GETs of the objects, which are cached because they never change.
+ * then byte-range GETs of the objects, which are cached because they never change. A torn
+ * view of a merge in progress (isTornView) is read again.
  */
 export async function readPartition(storage: Storage, topic: TopicItem, partition: number, offset: number, options: ReadOptions): Promise<ReadResult> {
   const pk = partitionPk(topic.topicId, partition);
-  const [head, page] = await Promise.all([
-    readHead(storage, pk),
-    storage.ddb.send(
-      new QueryCommand({
-        TableName: storage.env.tableName,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':pk': pk, ':from': indexSk(offset), ':to': 'S#~' },
-        ConsistentRead: true,
-        Limit: LIMITS.fetchIndexPageSize,
-      }),
-    ),
-  ]);
-  const state = headState(partition, head);
-  if (offset < state.logStartOffset || offset > state.highWatermark) throw offsetOutOfRange(offset, state);
+  let state: PartitionState;
+  let entries: IndexEntryItem[];
+  for (let attempt = 1; ; attempt++) {
+    const [head, page] = await Promise.all([readHead(storage, pk), queryIndex(storage, pk, offset)]);
+    state = headState(partition, head);
+    if (offset < state.logStartOffset || offset > state.highWatermark) throw offsetOutOfRange(offset, state);
+    const highWatermark = state.highWatermark;
+    // The query may see commits newer than the head it ran beside; those wait for the next fetch.
+    entries = ((page.Items ?? []) as IndexEntryItem[]).filter((e) => e.lastOffset < highWatermark && e.lastOffset >= offset);
+    if (!isTornView(entries, offset, highWatermark)) break;
+    if (attempt >= TORN_VIEW_ATTEMPTS) throw new SluiceError('CONCURRENT_TRANSACTIONS', `The index of partition ${partition} is being rewritten by compaction; retry the fetch`);
+    await sleep(10 * attempt);
+  }
   const bounds = { highWatermark: state.highWatermark, logStartOffset: state.logStartOffset };
-  // The query may see commits newer than the head it ran beside; those wait for the next fetch.
-  const entries = ((page.Items ?? []) as IndexEntryItem[]).filter((e) => e.lastOffset < state.highWatermark && e.lastOffset >= offset);
   const maxBytes = Math.min(options.maxBytes, LIMITS.maxFetchResponseBytes);
   const chosen: IndexEntryItem[] = [];
   let planned = 0;

@@ -37,3 +37,31 @@ export function needsRetag(currentDays: number, desiredDays: number): boolean {
   if (currentDays === 0) return false;
   return desiredDays === 0 || desiredDays > currentDays;
 }
+
+/**
+ * When the object behind `objectKey` was written: segment keys begin with the write time
+ * (lib/storage/segment-objects.ts). Lifecycle counts its days from the object's creation,
+ * which is no earlier. Keys of another shape fall back to `fallbackMs`.
+ */
+export function writtenAtMs(objectKey: string, fallbackMs: number): number {
+  const match = /\/(\d{15})-[a-z]+-[^/]*$/.exec(objectKey);
+  return match === null ? fallbackMs : Number(match[1]);
+}
+
+/** The earliest time lifecycle may expire an object written at `writtenMs` and tagged `days` (0: never). */
+export function earliestExpiryMs(writtenMs: number, days: number): number {
+  return days === 0 ? Number.POSITIVE_INFINITY : writtenMs + days * DAY_MS;
+}
+
+/**
+ * The tag an indexed object needs so that lifecycle cannot remove it while the index still
+ * names it, or undefined when its tag is safe until `horizonMs` (the next time this is
+ * checked). `releasedAtMs` is when retention frees the entry (Infinity for the newest entry,
+ * which retention always keeps, and for topics that keep records forever); `marginMs`
+ * covers a late run. The new tag is the smallest rung that outlives the entry, else none.
+ */
+export function safeExpiryDays(currentDays: number, writtenMs: number, releasedAtMs: number, horizonMs: number, marginMs: number): number | undefined {
+  const expiresAtMs = earliestExpiryMs(writtenMs, currentDays);
+  if (expiresAtMs > horizonMs + marginMs || expiresAtMs > releasedAtMs + marginMs) return undefined;
+  return EXPIRY_LADDER_DAYS.find((days) => days > currentDays && earliestExpiryMs(writtenMs, days) > Math.max(releasedAtMs, horizonMs) + marginMs) ?? 0;
+}

@@ -1,6 +1,9 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Storage } from '../storage/clients.ts';
-import type { IndexEntryItem } from '../storage/schema.ts';
+import { indexSk, type IndexEntryItem } from '../storage/schema.ts';
+
+/** Sorts after every index sort key (`S#` + digits). */
+const INDEX_SK_END = 'S#~';
 
 /** An object whose index entry is gone, to be deleted from S3 once `deleteAfterMs` passes. */
 export interface PendingDeleteItem {
@@ -44,11 +47,38 @@ export async function queryPrefix<T>(storage: Storage, pk: string, prefix: strin
 }
 
 /**
- * The partition's index entries in offset order. One run looks at no more than `limit`
- * entries, so a run's time stays bounded however long the log; the rest wait for the next.
+ * The partition's index entries in offset order, from `fromOffset` on, one DynamoDB page at
+ * a time: callers stop reading as soon as they have what they need, and memory stays flat
+ * however long the log. `pageSize` caps a page's items (a page is at most 1 MB anyway).
+ * `consistent: false` halves the read cost where a stale view is safe (orphan sweeps).
  */
-export function readIndex(storage: Storage, pk: string, limit = 20_000): Promise<IndexEntryItem[]> {
-  return queryPrefix<IndexEntryItem>(storage, pk, 'S#', limit);
+export async function* indexPages(storage: Storage, pk: string, options: { fromOffset?: number; pageSize?: number; consistent?: boolean } = {}): AsyncGenerator<IndexEntryItem[]> {
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await storage.ddb.send(
+      new QueryCommand({
+        TableName: storage.env.tableName,
+        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+        ExpressionAttributeValues: { ':pk': pk, ':from': indexSk(options.fromOffset ?? 0), ':to': INDEX_SK_END },
+        ConsistentRead: options.consistent ?? true,
+        ExclusiveStartKey: startKey,
+        ...(options.pageSize === undefined ? {} : { Limit: options.pageSize }),
+      }),
+    );
+    const items = (page.Items ?? []) as IndexEntryItem[];
+    if (items.length > 0) yield items;
+    startKey = page.LastEvaluatedKey;
+  } while (startKey !== undefined);
+}
+
+/**
+ * Every index entry of the partition, in offset order. Only for work that needs the whole
+ * log at once (key compaction); everything else reads pages with indexPages.
+ */
+export async function readIndex(storage: Storage, pk: string): Promise<IndexEntryItem[]> {
+  const entries: IndexEntryItem[] = [];
+  for await (const page of indexPages(storage, pk)) entries.push(...page);
+  return entries;
 }
 
 /** Objects waiting for deletion. */

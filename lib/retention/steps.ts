@@ -8,12 +8,13 @@
  */
 import { DeleteObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { putSegmentObject } from '../storage/segment-objects.ts';
-import { DeleteCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { cancellationReasons } from '../storage/conditions.ts';
 import type { Storage } from '../storage/clients.ts';
 import { HEAD_SK, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
 import { readObjectRange } from '../storage/segment-cache.ts';
 import { pendingDelete, type PendingDeleteItem } from './partition-items.ts';
-import { EXPIRY_TAG, expiryDaysFor, needsRetag } from './lifecycle.ts';
+import { EXPIRY_TAG } from './lifecycle.ts';
 
 /** Crash-injection seams for tests. */
 export interface CompactionHooks {
@@ -21,6 +22,12 @@ export interface CompactionHooks {
   afterIndexSwap?: () => Promise<void>;
   afterRetentionCommit?: () => Promise<void>;
   beforeObjectDeletes?: () => Promise<void>;
+  /** Between an object's new lifecycle tag and its entry's record of it. */
+  afterObjectRetagged?: () => Promise<void>;
+  /** After an orphan sweep step has listed and checked its objects, before it deletes any. */
+  beforeOrphanDeletes?: () => Promise<void>;
+  /** Between the new DUE item and the partition's state naming it. */
+  afterDueWritten?: () => Promise<void>;
 }
 
 /**
@@ -62,27 +69,46 @@ const ENTRIES_PER_TRANSACTION = 49;
 
 /**
  * Removes the oldest entries and raises the log start offset, conditional on each entry
- * still pointing at its object and on the log start not having moved past `logStartOffset`.
- * Objects are only queued for deletion; readers in flight keep them for the grace period.
+ * still pointing at its object and on the log start not having moved past the value set.
+ * Each transaction raises the start to the first offset it leaves, but never below
+ * `headLogStartOffset` (DeleteRecords may already have raised it past several chunks); if
+ * DeleteRecords raises it meanwhile, the chunk is retried above the new value. Objects are
+ * only queued for deletion; readers in flight keep them for the grace period.
  */
-export async function removeOldest(storage: Storage, pk: string, remove: readonly IndexEntryItem[], logStartOffset: number, deleteAfterMs: number): Promise<void> {
+export async function removeOldest(storage: Storage, pk: string, remove: readonly IndexEntryItem[], logStartOffset: number, deleteAfterMs: number | (() => number), headLogStartOffset = 0): Promise<void> {
+  const graceEnd = typeof deleteAfterMs === 'number' ? () => deleteAfterMs : deleteAfterMs;
+  let floor = headLogStartOffset;
   for (let i = 0; i < remove.length; i += ENTRIES_PER_TRANSACTION) {
     const chunk = remove.slice(i, i + ENTRIES_PER_TRANSACTION);
     const last = i + chunk.length === remove.length;
-    // Intermediate chunks raise the start only to the first offset they leave.
-    const startAfter = last ? logStartOffset : (remove[i + chunk.length] as IndexEntryItem).baseOffset;
-    await storage.ddb.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          adjustHead(storage.env.tableName, pk, { logStartOffset: startAfter, bytes: -chunk.reduce((n, e) => n + e.byteLength, 0), segments: -chunk.length }),
-          ...chunk.map((entry) => ({
-            Delete: { TableName: storage.env.tableName, Key: { pk, sk: entry.sk }, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } },
-          })),
-          ...chunk.map((entry) => ({ Put: { TableName: storage.env.tableName, Item: pendingDelete(entry, deleteAfterMs) } })),
-        ],
-      }),
-    );
+    const leaves = last ? logStartOffset : (remove[i + chunk.length] as IndexEntryItem).baseOffset;
+    for (let attempt = 0; ; attempt++) {
+      const deleteAt = graceEnd();
+      try {
+        await storage.ddb.send(
+          new TransactWriteCommand({
+            TransactItems: [
+              adjustHead(storage.env.tableName, pk, { logStartOffset: Math.max(floor, leaves), bytes: -chunk.reduce((n, e) => n + e.byteLength, 0), segments: -chunk.length }),
+              ...chunk.map((entry) => ({
+                Delete: { TableName: storage.env.tableName, Key: { pk, sk: entry.sk }, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } },
+              })),
+              ...chunk.map((entry) => ({ Put: { TableName: storage.env.tableName, Item: pendingDelete(entry, deleteAt) } })),
+            ],
+          }),
+        );
+        break;
+      } catch (error) {
+        const headLost = cancellationReasons(error)?.[0]?.Code === 'ConditionalCheckFailed';
+        if (!headLost || attempt >= 3) throw error;
+        floor = Math.max(floor, await readLogStartOffset(storage, pk));
+      }
+    }
   }
+}
+
+async function readLogStartOffset(storage: Storage, pk: string): Promise<number> {
+  const result = await storage.ddb.send(new GetCommand({ TableName: storage.env.tableName, Key: { pk, sk: HEAD_SK }, ConsistentRead: true, ProjectionExpression: 'logStartOffset' }));
+  return Number(result.Item?.logStartOffset ?? 0);
 }
 
 /**
@@ -91,7 +117,8 @@ export async function removeOldest(storage: Storage, pk: string, remove: readonl
  * written as a new object, then swapped into the index in one transaction conditioned on
  * every old entry being unchanged. Returns false when the run changed under us.
  */
-export async function mergeRun(storage: Storage, topic: TopicItem, partition: number, pk: string, run: readonly IndexEntryItem[], nowMs: number, deleteAfterMs: number, hooks: CompactionHooks = {}): Promise<boolean> {
+export async function mergeRun(storage: Storage, topic: TopicItem, partition: number, pk: string, run: readonly IndexEntryItem[], nowMs: number, deleteAfterMs: number | (() => number), hooks: CompactionHooks = {}): Promise<boolean> {
+  const graceEnd = typeof deleteAfterMs === 'number' ? () => deleteAfterMs : deleteAfterMs;
   const parts = await Promise.all(run.map((e) => readObjectRange(storage, e.objectKey, e.byteStart, e.byteLength)));
   const body = Buffer.concat(parts);
   const first = run[0] as IndexEntryItem;
@@ -121,7 +148,7 @@ export async function mergeRun(storage: Storage, topic: TopicItem, partition: nu
             Delete: { TableName: storage.env.tableName, Key: { pk, sk: entry.sk }, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } },
           })),
           { Put: { TableName: storage.env.tableName, Item: merged, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': last.objectKey } } },
-          ...run.map((entry) => ({ Put: { TableName: storage.env.tableName, Item: pendingDelete(entry, deleteAfterMs) } })),
+          ...run.map((entry) => ({ Put: { TableName: storage.env.tableName, Item: pendingDelete(entry, graceEnd()) } })),
         ],
       }),
     );
@@ -135,44 +162,43 @@ export async function mergeRun(storage: Storage, topic: TopicItem, partition: nu
   return true;
 }
 
-/** Deletes queued objects whose grace period is over: the object first, then its queue item. */
-export async function deleteDueObjects(storage: Storage, pending: readonly PendingDeleteItem[], nowMs: number, hooks: CompactionHooks = {}): Promise<number> {
-  const due = pending.filter((p) => p.deleteAfterMs <= nowMs);
-  if (due.length > 0) await hooks.beforeObjectDeletes?.();
-  for (const item of due) {
+/**
+ * Deletes queued objects whose grace period is over: the object first, then its queue item.
+ * Each item's due time is compared with the clock when it is reached, not when the run began.
+ */
+export async function deleteDueObjects(storage: Storage, pending: readonly PendingDeleteItem[], clock: () => number, hooks: CompactionHooks = {}): Promise<number> {
+  let deleted = 0;
+  for (const item of pending) {
+    if (item.deleteAfterMs > clock()) continue;
+    if (deleted === 0) await hooks.beforeObjectDeletes?.();
     await storage.s3.send(new DeleteObjectCommand({ Bucket: storage.env.bucketName, Key: item.objectKey }));
     await storage.ddb.send(new DeleteCommand({ TableName: storage.env.tableName, Key: { pk: item.pk, sk: item.sk } }));
+    deleted++;
   }
-  return due.length;
+  return deleted;
 }
 
 /**
- * After retention.ms grew: gives objects whose lifecycle tag could expire them too early
- * the topic's current tag, and records it on their entries (conditional on the entry still
- * naming the object). Returns how many were re-tagged.
+ * Gives one indexed object a new lifecycle tag (lib/retention/lifecycle.ts) and records it
+ * on its entry, conditional on the entry still naming the object. The tag goes first: a
+ * crash between the two leaves a longer tag than recorded, which the next check renews.
  */
-export async function retagEntries(storage: Storage, topic: TopicItem, entries: readonly IndexEntryItem[]): Promise<number> {
-  const desired = expiryDaysFor(topic.configs);
-  let retagged = 0;
-  for (const entry of entries) {
-    if (!needsRetag(entry.expireDays ?? 0, desired)) continue;
-    const TagSet = desired === 0 ? [] : [{ Key: EXPIRY_TAG, Value: String(desired) }];
-    await storage.s3.send(new PutObjectTaggingCommand({ Bucket: storage.env.bucketName, Key: entry.objectKey, Tagging: { TagSet } }));
-    await storage.ddb
-      .send(
-        new UpdateCommand({
-          TableName: storage.env.tableName,
-          Key: { pk: entry.pk, sk: entry.sk },
-          UpdateExpression: 'SET expireDays = :days',
-          ConditionExpression: 'objectKey = :key',
-          ExpressionAttributeValues: { ':days': desired, ':key': entry.objectKey },
-        }),
-      )
-      .catch((error: { name?: string }) => {
-        // Merged or removed meanwhile: the new object carries the current tag already.
-        if (error.name !== 'ConditionalCheckFailedException') throw error;
-      });
-    retagged++;
-  }
-  return retagged;
+export async function retagEntry(storage: Storage, entry: IndexEntryItem, days: number, hooks: CompactionHooks = {}): Promise<void> {
+  const TagSet = days === 0 ? [] : [{ Key: EXPIRY_TAG, Value: String(days) }];
+  await storage.s3.send(new PutObjectTaggingCommand({ Bucket: storage.env.bucketName, Key: entry.objectKey, Tagging: { TagSet } }));
+  await hooks.afterObjectRetagged?.();
+  await storage.ddb
+    .send(
+      new UpdateCommand({
+        TableName: storage.env.tableName,
+        Key: { pk: entry.pk, sk: entry.sk },
+        UpdateExpression: 'SET expireDays = :days',
+        ConditionExpression: 'objectKey = :key',
+        ExpressionAttributeValues: { ':days': days, ':key': entry.objectKey },
+      }),
+    )
+    .catch((error: { name?: string }) => {
+      // Merged or removed meanwhile: the entry no longer names this object.
+      if (error.name !== 'ConditionalCheckFailedException') throw error;
+    });
 }

@@ -155,6 +155,58 @@ describe('Class: Consumer', () => {
     });
   });
 
+  describe('Method: pause (during a handler)', () => {
+    it('never delivers again a record whose eachMessage returned after pause() was called in it', async () => {
+      await createTopic(stack.url, 'pause-in-handler', 1);
+      await produceSegments('pause-in-handler', [['a', 'b', 'c', 'd']]);
+      const consumer = sluice.consumer({ maxWaitMs: 100 });
+      consumer.assign([{ topic: 'pause-in-handler', fromBeginning: true }]);
+      const seen: number[] = [];
+      await consumer.run({
+        eachMessage: ({ message }) => {
+          seen.push(message.offset);
+          if (message.offset === 1) consumer.pause([{ topic: 'pause-in-handler' }]);
+        },
+      });
+      const deadline = Date.now() + 10_000;
+      while (!seen.includes(1) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(seen).toEqual([0, 1]);
+      consumer.resume([{ topic: 'pause-in-handler' }]);
+      while (seen.length < 4 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await consumer.stop();
+      expect(seen).toEqual([0, 1, 2, 3]);
+      expect(consumer.position('pause-in-handler', 0)).toBe(4);
+    });
+
+    it('never delivers again the records an eachBatch resolved before pausing', async () => {
+      await createTopic(stack.url, 'pause-in-batch', 1);
+      await produceSegments('pause-in-batch', [['a', 'b', 'c', 'd', 'e']]);
+      const consumer = sluice.consumer({ maxWaitMs: 100 });
+      consumer.assign([{ topic: 'pause-in-batch', fromBeginning: true }]);
+      const batches: number[][] = [];
+      await consumer.run({
+        eachBatch: ({ batch, resolveOffset }) => {
+          batches.push(batch.messages.map((m) => m.offset));
+          if (batches.length > 1) return;
+          // The first three are processed; then the handler pauses and stops early.
+          for (const offset of [0, 1, 2]) resolveOffset(offset);
+          consumer.pause([{ topic: 'pause-in-batch' }]);
+        },
+      });
+      const deadline = Date.now() + 10_000;
+      while (batches.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      consumer.resume([{ topic: 'pause-in-batch' }]);
+      while (batches.length < 2 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+      await consumer.stop();
+      expect(batches).toEqual([
+        [0, 1, 2, 3, 4],
+        [3, 4],
+      ]);
+    });
+  });
+
   describe('Option: autoOffsetReset', () => {
     beforeAll(async () => {
       await createTopic(stack.url, 'reset', 1);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ERROR_TABLE, type ErrorName, SluiceError } from '../../lib/errors.ts';
-import { Transport } from '../../lib/client/http.ts';
+import { MAX_RETRY_AFTER_MS, Transport } from '../../lib/client/http.ts';
 import { decodeErrorResponse, isRetriable, parseRetryAfter } from '../../lib/client/http-errors.ts';
 import { resolveConsumerOptions, resolveProducerOptions, resolveRetryOptions, RETRY_DEFAULTS } from '../../lib/client/options.ts';
 
@@ -71,6 +71,20 @@ describe('Class: Transport', () => {
       await transport.send({ method: 'GET', path: '/v1/topics' }, FAST, (_, __, delayMs) => delays.push(delayMs));
       expect(delays).toEqual([1000]);
       expect(Date.now() - started).toBeGreaterThanOrEqual(990);
+    });
+
+    it('caps a Retry-After of an hour at MAX_RETRY_AFTER_MS (60 s)', async () => {
+      const server = scripted(jsonReply(503, { error: 'KAFKA_STORAGE_ERROR', message: 'later', retriable: true }, { 'retry-after': '3600' }), ok);
+      const transport = new Transport({ url: 'http://sluice.test', fetch: server.fetch });
+      const controller = new AbortController();
+      const delays: number[] = [];
+      const pending = transport.send({ method: 'GET', path: '/v1/topics', signal: controller.signal }, FAST, (_, __, delayMs) => {
+        delays.push(delayMs);
+        controller.abort();
+      });
+      await expect(pending).rejects.toMatchObject({ name: 'AbortError' });
+      expect(MAX_RETRY_AFTER_MS).toBe(60_000);
+      expect(delays).toEqual([MAX_RETRY_AFTER_MS]);
     });
 
     it('does not retry a non-retriable error', async () => {

@@ -140,7 +140,8 @@ describe('Class: Producer', () => {
       await producer.disconnect();
 
       expect(error).toBeInstanceOf(SluiceError);
-      expect(error).toMatchObject({ code: 'KAFKA_STORAGE_ERROR', status: 503, retriable: true, message: 'storage unavailable' });
+      expect(error).toMatchObject({ code: 'KAFKA_STORAGE_ERROR', status: 503, retriable: true, landed: [], failedIndices: [0] });
+      expect((error as Error).message).toMatch(/^storage unavailable; none of the 1 messages was acknowledged/);
       expect(count(h, 'POST', '/records')).toBe(3);
       expect((await api(stack.url, 'GET', '/v1/topics/exhausted')).body.partitions[0].highWatermark).toBe(0);
     });

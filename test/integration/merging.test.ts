@@ -25,6 +25,7 @@ afterAll(async () => {
 });
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 const MERGE: CompactionOptions['settings'] = { mergeMinSegments: 8 };
 
 /** Records carry fixed 2023 timestamps, so these topics keep them forever. */
@@ -121,9 +122,9 @@ describe('merging small segments', () => {
     expect(getsAfter).toBe(merged.length);
     expect((await api(stack.url, 'GET', '/v1/topics/many')).body.partitions[0]).toMatchObject({ segments: merged.length, highWatermark: 1000 });
 
-    // Old objects stay for the grace period, then go (with any orphans of retried produces).
+    // Old objects stay for the grace period, then go; orphans of retried produces go at the next daily sweep.
     expect(await objectCount('many')).toBeGreaterThanOrEqual(1000 + merged.length);
-    await compact('many', { nowMs: Date.now() + HOUR, settings: { mergeMinSegments: 1_000_000 } });
+    await compact('many', { nowMs: Date.now() + DAY + HOUR, settings: { mergeMinSegments: 1_000_000 } });
     expect(await objectCount('many')).toBe(merged.length);
     expect(await fullRead('many')).toEqual(before);
   }, 180_000);
@@ -167,9 +168,9 @@ describe('a crash injected at each step', () => {
     if ('beforeObjectDeletes' in hooks) await compact(name);
     await expect(compact(name, { hooks, nowMs: Date.now() + ('beforeObjectDeletes' in hooks ? HOUR : 0) })).rejects.toThrow('injected crash');
     expect(await fullRead(name)).toEqual(before);
-    // The next runs, past every grace period, leave exactly the objects the index names.
+    // The next runs, past every grace period and the next sweep, leave exactly the objects the index names.
     await compact(name, { nowMs: Date.now() + 2 * HOUR });
-    await compact(name, { nowMs: Date.now() + 4 * HOUR });
+    await compact(name, { nowMs: Date.now() + DAY + 4 * HOUR });
     const live = await entries(name);
     expect(await objectCount(name)).toBe(live.length);
     expect(await readPendingDeletes(stack.storage, partitionPk((await getTopic(stack.storage, name)).topicId, 0))).toEqual([]);
@@ -187,14 +188,16 @@ describe('a crash injected at each step', () => {
     expect(await objectCount('crash-retention')).toBe(1);
   });
 
-  it('collects an orphan left by a produce that crashed before its commit, once it is older than the grace period', async () => {
+  it('collects an orphan left by a produce that crashed before its commit, at the first sweep once it is older than the grace period', async () => {
     await createTopic('orphaned');
     await produceSegments('orphaned', 2, 1);
     const topic = await getTopic(stack.storage, 'orphaned');
     const { PutObjectCommand } = await import('@aws-sdk/client-s3');
     await stack.storage.s3.send(new PutObjectCommand({ Bucket: stack.storage.env.bucketName, Key: `data/orphaned/0/${topic.topicId}/0-crashed.kafka`, Body: Buffer.from('x') }));
     expect((await compact('orphaned')).deletedOrphans).toBe(0);
-    const report = await compact('orphaned', { nowMs: Date.now() + 2 * HOUR });
+    // The sweep ran just now; the next one is a day later.
+    expect((await compact('orphaned', { nowMs: Date.now() + 2 * HOUR })).deletedOrphans).toBe(0);
+    const report = await compact('orphaned', { nowMs: Date.now() + DAY + HOUR });
     expect(report.deletedOrphans).toBe(1);
     expect(await objectCount('orphaned')).toBe(2);
   });

@@ -16,6 +16,7 @@ afterAll(async () => {
 });
 
 const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 async function createTopic(name: string, configs: Record<string, string | number> = {}): Promise<void> {
   const res = await api(stack.url, 'POST', '/v1/topics', { name, partitions: 1, configs });
@@ -61,12 +62,12 @@ describe('retention.ms', () => {
   it('removes exactly the segments whose newest record is older than retention.ms, never the head', async () => {
     await createTopic('aged', { 'retention.ms': 10_000 });
     for (let i = 1; i <= 5; i++) await produce('aged', [`a${i}`, `b${i}`], i * 1000);
-    const report = await compact('aged', { nowMs: 13_500 });
+    const report = await compact('aged', { clock: () => 13_500 });
     expect(report).toMatchObject({ ran: true, removedSegments: 3, logStartOffset: 6 });
     expect((await readAll('aged', 6)).map((r) => r.value)).toEqual(['a4', 'b4', 'a5', 'b5']);
     const below = await api(stack.url, 'GET', '/v1/topics/aged/partitions/0/records?offset=5');
     expect(below).toMatchObject({ status: 416, body: { error: 'OFFSET_OUT_OF_RANGE', logStartOffset: 6, highWatermark: 10 } });
-    const all = await compact('aged', { nowMs: 10 * HOUR });
+    const all = await compact('aged', { clock: () => 10 * HOUR });
     expect(all.removedSegments).toBe(1);
     expect(await describe0('aged')).toMatchObject({ logStartOffset: 8, highWatermark: 10, segments: 1 });
     expect((await readAll('aged', 8)).map((r) => r.value)).toEqual(['a5', 'b5']);
@@ -101,7 +102,8 @@ describe('two-phase removal', () => {
     await compact('graceful', { nowMs: 5000, settings: { deleteGraceMs: 60_000 } });
     expect(await entries('graceful')).toHaveLength(1);
     expect(await objectKeys('graceful')).toHaveLength(2);
-    await compact('graceful', { nowMs: 65_000, settings: { deleteGraceMs: 60_000 } });
+    // The grace period counts from the removal's commit, a moment after the run began.
+    await compact('graceful', { nowMs: 66_000, settings: { deleteGraceMs: 60_000 } });
     expect(await objectKeys('graceful')).toHaveLength(1);
     expect((await readAll('graceful', 1)).map((r) => r.value)).toEqual(['new']);
   });
@@ -216,14 +218,18 @@ describe('cleanup.policy=compact', () => {
 });
 
 describe('the scheduled pass', () => {
-  it('visits partitions least recently compacted first, so a pass cut short by its budget resumes where it stopped', async () => {
+  it('visits only partitions that are due, most overdue first, and a pass cut short by its budget leaves the rest due', async () => {
     await api(stack.url, 'POST', '/v1/topics', { name: 'rotation', partitions: 3 });
     for (const partition of [0, 1, 2]) await api(stack.url, 'POST', '/v1/topics/rotation/records', { records: [{ value: 'x', partition }] });
     const topic = await getTopic(stack.storage, 'rotation');
     await compactPartition(stack.storage, topic, 0);
     await compactPartition(stack.storage, topic, 2);
-    const order = (await compactAll(stack.storage)).filter((r) => r.topic === 'rotation').map((r) => r.partition);
-    expect(order).toEqual([1, 0, 2]);
-    expect((await compactAll(stack.storage, { budgetMs: -1 })).length).toBe(0);
+    // Partition 1 was never visited: discovery schedules it; 0 and 2 are next due at their daily sweep.
+    const first = (await compactAll(stack.storage)).filter((r) => r.topic === 'rotation');
+    expect(first.map((r) => r.partition)).toEqual([1]);
+    expect((await compactAll(stack.storage)).filter((r) => r.topic === 'rotation')).toEqual([]);
+    expect((await compactAll(stack.storage, { nowMs: Date.now() + DAY + HOUR, budgetMs: -1 })).length).toBe(0);
+    const nextDay = (await compactAll(stack.storage, { nowMs: Date.now() + DAY + HOUR })).filter((r) => r.topic === 'rotation');
+    expect(nextDay.map((r) => r.partition)).toEqual([0, 2, 1]);
   });
 });

@@ -1,0 +1,23 @@
+/** `npx tsx bench/compaction-scale-main.ts`: only the compaction-at-scale section of npm run bench. */
+import { randomBytes } from 'node:crypto';
+import { startEmulators } from '../local/emulators.ts';
+import { startStack } from '../local/stack.ts';
+import { benchCompactionScale, costModel, formatCost } from './compaction-scale.ts';
+
+const emulators = await startEmulators();
+try {
+  const suffix = randomBytes(3).toString('hex');
+  process.env.SLUICE_COMPACT_FUNCTION = '';
+  const stack = await startStack({ emulators, tableName: `bench-${suffix}`, bucketName: `bench-${suffix}`, port: 0 });
+  process.env.SLUICE_COMPACT_FUNCTION = '';
+  const sizes = (process.env.BENCH_SCALE_SIZES ?? '1000,10000,100000').split(',').map(Number);
+  for (const entries of sizes) {
+    const started = performance.now();
+    const row = await benchCompactionScale(stack, entries);
+    console.log(`| ${entries} | first: ${formatCost(row.firstVisit)} | nothing due: ${formatCost(row.nothingDue)} ${JSON.stringify(row.nothingDue.dynamo)} | retention of 100: ${formatCost(row.retention100)} ${JSON.stringify(row.retention100.dynamo)} | ${((performance.now() - started) / 1000).toFixed(0)} s |`);
+    if (entries === sizes.at(-1)) for (const line of costModel(row)) console.log(`| ${line.join(' | ')} |`);
+  }
+  await stack.close();
+} finally {
+  await emulators.stop();
+}
