@@ -14,6 +14,7 @@ import { benchCompaction, dayOfTraffic } from './compaction.ts';
 import { benchGroupCosts } from './group-costs.ts';
 import { benchCompactionScale, costModel, formatCost } from './compaction-scale.ts';
 import { benchGroups, benchHeartbeatScaling, formatGroupsBench, formatHeartbeatScaling } from './groups.ts';
+import { benchInstances, formatInstancesBench } from './instances.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 32);
@@ -94,6 +95,9 @@ try {
   console.log(`Steady heartbeat by group size (one 1000-partition topic):\n\n${formatHeartbeatScaling(await benchHeartbeatScaling(stack))}\n`);
   console.log(formatGroupsBench(await benchGroups(stack.url)));
   await stack.close();
+
+  console.log('\n## Isolated function instances (SLUICE_INSTANCES; 4 concurrent binary requests)\n');
+  console.log(formatInstancesBench(await benchInstances(emulators, [undefined, 1, 4], RUNS, REQUESTS)));
 } finally {
   await emulators.stop();
 }

@@ -9,7 +9,7 @@ import type { ConsumedBatch, TopicAssignment } from '../lib/client/index.ts';
 import { type ConsumeOptions, formatter, pastUntil, resolveTopics, timestampOf } from './consume.ts';
 import { clientFor, writeOut } from './context.ts';
 import { createProgress } from './progress.ts';
-import { withReconnect } from './reconnect.ts';
+import { noteRetries, withReconnect } from './reconnect.ts';
 
 const key = (topic: string, partition: number) => `${topic}/${partition}`;
 
@@ -102,6 +102,7 @@ export async function consumeAssigned(named: readonly string[], options: Consume
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const poll = setInterval(checkEnds, 20);
+  noteRetries(consumer);
   try {
     await withReconnect(
       follow,

@@ -12,7 +12,7 @@ import type { EachBatchPayload, GroupConsumer } from '../lib/client/index.ts';
 import { type ConsumeOptions, formatter, pastUntil, resolveTopics } from './consume.ts';
 import { clientFor, writeOut } from './context.ts';
 import { createProgress } from './progress.ts';
-import { withReconnect } from './reconnect.ts';
+import { noteRetries, withReconnect } from './reconnect.ts';
 
 const key = (topic: string, partition: number) => `${topic}/${partition}`;
 
@@ -81,6 +81,7 @@ export async function consumeInGroup(named: readonly string[], groupId: string, 
       async (connected) => {
         const member: GroupConsumer = sluice.consumer({ groupId, autoOffsetReset: fromBeginning ? 'earliest' : 'latest' });
         consumer = member;
+        noteRetries(member);
         member.subscribe({ topics });
         try {
           await member.run({ eachBatch: eachBatch(member) });

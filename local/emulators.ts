@@ -11,12 +11,17 @@ import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { startCommitBarrier, type CommitBarrier } from './dynamo-commit-barrier.ts';
 
 const require = createRequire(import.meta.url);
 
 export interface Emulators {
   readonly dynamoEndpoint: string;
   readonly s3Endpoint: string;
+  /** Process ids, so a later start can tell whether they outlived their stack. */
+  readonly pids: { readonly dynamo: number; readonly s3: number };
+  /** Resolves, naming the emulator, if either exits before stop() is called. */
+  readonly crashed: Promise<string>;
   /** Stops both; resolves when the Java process has exited. */
   stop(): Promise<void>;
 }
@@ -51,7 +56,7 @@ function checkJava(): void {
   }
 }
 
-async function waitForDynamo(endpoint: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
+async function waitForDynamo(endpoint: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
   const deadline = Date.now() + timeoutMs;
   try {
@@ -92,7 +97,8 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   process.once('exit', killJava);
   const s3Dir = options.dataDir === undefined ? join(tmpdir(), `sluice-s3-${process.pid}-${s3Port}`) : join(options.dataDir, 's3');
   mkdirSync(s3Dir, { recursive: true });
-  const s3 = spawn(process.execPath, ['--openssl-legacy-provider', fileURLToPath(new URL('./s3rver-child.mjs', import.meta.url)), String(s3Port), s3Dir, options.dataDir === undefined ? 'reset' : 'keep'], {
+  // The s3rver process also stops Java if this process dies without stop() (see s3rver-child.mjs).
+  const s3 = spawn(process.execPath, ['--openssl-legacy-provider', fileURLToPath(new URL('./s3rver-child.mjs', import.meta.url)), String(s3Port), s3Dir, options.dataDir === undefined ? 'reset' : 'keep', String(java.pid)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const s3Exited = new Promise<void>((resolve) => s3.once('exit', () => resolve()));
@@ -102,7 +108,17 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
     s3.stdout?.once('data', () => resolve());
     s3.once('exit', (code) => reject(new Error(`s3rver exited with code ${code}`)));
   });
+  let barrier: CommitBarrier | undefined;
+  let stopping = false;
+  const crashed = new Promise<string>((resolve) => {
+    const report = (name: string) => (code: number | null, signal: NodeJS.Signals | null) => {
+      if (!stopping) resolve(`${name} exited unexpectedly (${signal ?? `code ${code}`})`);
+    };
+    java.once('exit', report('DynamoDB Local'));
+    s3.once('exit', report('s3rver'));
+  });
   const stop = async () => {
+    stopping = true;
     process.removeListener('exit', killJava);
     process.removeListener('exit', killS3);
     java.kill('SIGTERM');
@@ -111,13 +127,16 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
       java.kill('SIGKILL');
       s3.kill('SIGKILL');
     }, 5_000);
-    await Promise.allSettled([javaExited, s3Exited]);
+    await Promise.allSettled([javaExited, s3Exited, barrier?.close()]);
     clearTimeout(timer);
   };
   try {
-    const dynamoEndpoint = `http://127.0.0.1:${dynamoPort}`;
-    await Promise.all([waitForDynamo(dynamoEndpoint, java).catch((e: Error) => Promise.reject(new Error(`${e.message}\n${javaErr}`))), s3Ready]);
-    return { dynamoEndpoint, s3Endpoint: `http://127.0.0.1:${s3Port}`, stop };
+    const javaEndpoint = `http://127.0.0.1:${dynamoPort}`;
+    await Promise.all([waitForDynamo(javaEndpoint, java).catch((e: Error) => Promise.reject(new Error(`${e.message}\n${javaErr}`))), s3Ready]);
+    // Data kept on disk must survive a kill of DynamoDB Local: see dynamo-commit-barrier.ts.
+    if (options.dataDir !== undefined) barrier = await startCommitBarrier(javaEndpoint);
+    const dynamoEndpoint = barrier?.endpoint ?? javaEndpoint;
+    return { dynamoEndpoint, s3Endpoint: `http://127.0.0.1:${s3Port}`, pids: { dynamo: java.pid as number, s3: s3.pid as number }, crashed, stop };
   } catch (error) {
     await stop();
     throw error;

@@ -12,10 +12,28 @@ import type { LambdaHandler } from '../lib/http/handler.ts';
 import { errorResponse, render } from '../lib/http/response.ts';
 import { matchRoute, routeKey, type FunctionName } from '../lib/http/routes.ts';
 
-export type Handlers = Record<FunctionName, LambdaHandler>;
+/**
+ * The route functions. `instance`, when given, picks one instance of the function
+ * (SLUICE_INSTANCES, local/instances.ts); a handler run in this process has just one.
+ */
+export type Handlers = Record<FunctionName, (event: Parameters<LambdaHandler>[0], instance?: number) => ReturnType<LambdaHandler>>;
 
 /** Functions reachable through the local Lambda Invoke API, by function name. */
 export type Invocables = Record<string, (payload: unknown) => Promise<unknown>>;
+
+/**
+ * Local-only request header pinning a request to one instance of its function (0-based),
+ * so tests can drive two instances into disagreement on purpose. API Gateway has no such thing.
+ */
+export const INSTANCE_HEADER = 'x-sluice-instance';
+
+function pinnedInstance(req: IncomingMessage): number | undefined {
+  const value = req.headers[INSTANCE_HEADER];
+  if (value === undefined) return undefined;
+  const instance = Number(value);
+  if (!Number.isInteger(instance) || instance < 0) throw new SluiceError('INVALID_REQUEST', `${INSTANCE_HEADER} must be an instance number (0, 1, …), got ${JSON.stringify(value)}`);
+  return instance;
+}
 
 /** Lambda's Invoke API path; the SDK's LambdaClient calls it when AWS_ENDPOINT_URL_LAMBDA points here. */
 const INVOKE_PATH = /^\/2015-03-31\/functions\/([^/]+)\/invocations$/;
@@ -138,7 +156,7 @@ async function handle(handlers: Handlers, invocables: Invocables, pending: Set<P
     if (match.kind === 'not-found') throw new SluiceError('NOT_FOUND', `No route for ${req.method} ${url.pathname}`);
     if (match.kind === 'method-not-allowed') throw new SluiceError('METHOD_NOT_ALLOWED', `${req.method} is not allowed on ${url.pathname}; allowed: ${match.allowed.join(', ')}`);
     const event = toEvent(req, url, body, routeKey(match.route), match.pathParameters);
-    send(res, await handlers[match.route.function](event));
+    send(res, await handlers[match.route.function](event, pinnedInstance(req)));
   } catch (error) {
     // A body that never finished leaves the socket unusable: answer, then close it.
     if (!req.complete) res.setHeader('connection', 'close');

@@ -12,7 +12,10 @@ import type { GroupTopic } from './schema.ts';
  * TTL after a topic changes. Left alone, that would make the target assignment flap: one
  * instance recomputes it for 12 partitions, the next heartbeat lands on the other and
  * recomputes it back for 6. So whenever a cached view differs from the one the group's
- * target was computed for, it is read again before use (see `groupTopics`).
+ * target was computed for, it is read again before use (see `groupTopics`). Ownership is
+ * safe either way: a partition is handed out only when no live member holds it, and every
+ * hand-out is conditional on META's version. Tested with two instances in
+ * test/integration/groups-instances.test.ts and test/integration/instances-caches.test.ts.
  */
 const TTL_MS = 5_000;
 const cache = new Map<string, { topic: TopicItem | undefined; readAtMs: number }>();

@@ -59,7 +59,17 @@ interface HeadHint {
   bytes: number;
 }
 
-/** Last head seen per partition in this process; a hint only, the condition decides. */
+/**
+ * Last head seen per partition in this process; a hint only, the condition decides.
+ * Staleness: unbounded; it is never expired. Every other instance's append moves the head
+ * on without this one knowing. Invariants hold regardless: the commit is conditioned on
+ * `nextOffset = hint`, so a stale hint only costs one failed attempt, which returns the
+ * real head (ALL_OLD) to retry from; it can never assign a taken offset. The key holds the
+ * topic incarnation's id, so a re-created topic never meets an old hint. A hint for a
+ * deleted incarnation meets an absent head; refusing that append is the commit condition's
+ * job, never the hint's (test/integration/instances-topic-race.test.ts). Tested with two
+ * instances in test/integration/instances-caches.test.ts.
+ */
 const knownHeads = new Map<string, HeadHint>();
 
 async function readHeadHint(storage: Storage, pk: string): Promise<HeadHint> {

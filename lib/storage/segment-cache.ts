@@ -5,6 +5,11 @@ import type { Storage } from './clients.ts';
 /**
  * Byte ranges of segment objects, kept across warm invocations. Safe because objects are
  * immutable: a key is written once and never rewritten (merges write new keys).
+ * Staleness: none in content, unbounded in life (LRU by size only). An instance may hold
+ * bytes of an object that another instance's compaction has since merged away or deleted;
+ * they are never served, because every fetch reads the head and index afresh and asks only
+ * for objects the index names now. Tested with two instances in
+ * test/integration/instances-caches.test.ts.
  */
 export class SegmentCache {
   private readonly entries = new Map<string, Buffer>();

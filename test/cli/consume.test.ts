@@ -94,7 +94,7 @@ describe('sluice consume', () => {
   });
 
   it('keeps following across a server restart, retrying with backoff', async () => {
-    // Prepare: no client retries, so the outage reaches the CLI's own reconnect.
+    // Prepare: the consumer rides out the outage itself and the CLI notes every retried attempt.
     await api(stack.url, 'POST', '/v1/topics', { name: 'survivor', partitions: 1 });
     await produce('survivor', [{ value: 'before' }]);
     const proxy = await restartableProxy(stack.url);
@@ -108,14 +108,14 @@ describe('sluice consume', () => {
 
     // Act: the server goes away for a while, then comes back; a record arrives meanwhile.
     await proxy.down();
-    expect(await eventually(async () => /retrying in 1\.0 s/.test(stderr), 15_000)).toBe(true);
+    expect(await eventually(async () => (stderr.match(/retrying in/g) ?? []).length >= 2, 15_000)).toBe(true);
     await produce('survivor', [{ value: 'after' }]);
     await proxy.up();
 
     // Assess
     expect(await exited).toBe(0);
     expect(stdout).toBe('before\nafter\n');
-    expect(stderr).toMatch(/^Lost the server \(REQUEST_TIMED_OUT: .+\); retrying in 0\.5 s$/m);
+    expect(stderr).toMatch(/^Lost the server \(REQUEST_TIMED_OUT: .+\); retrying in \d+\.\d s$/m);
   });
 
   it('draws a progress bar only when stderr is a terminal that records are not printed to', () => {

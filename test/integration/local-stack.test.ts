@@ -55,7 +55,7 @@ describe('the local stack (npm start)', () => {
     expect((await api(again, 'GET', '/v1/topics')).body.topics).toEqual([{ name: 'durable', partitions: 2 }]);
     expect(await stop(second.child)).toBe(0);
     expect(leftoverJava()).toBe('');
-  });
+  }, 180_000);
 
   it('says in one line what to install when Java is missing', async () => {
     const run = start(await freePort(), { ...process.env, PATH: '/nonexistent' });

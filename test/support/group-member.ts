@@ -22,6 +22,8 @@ export interface Ownership {
 export class ProtocolMember {
   epoch = 0;
   owned: string[] = [];
+  /** Send heartbeats to this instance of the groups function (SLUICE_INSTANCES), or round-robin when undefined. */
+  instance: number | undefined;
   readonly timeline: Ownership[];
 
   constructor(
@@ -50,7 +52,7 @@ export class ProtocolMember {
       subscribedTopics: this.topics,
       ownedPartitions,
       ...this.options,
-    });
+    }, this.instance === undefined ? {} : { 'x-sluice-instance': String(this.instance) });
     if (res.status !== 200) throw Object.assign(new Error(`${res.body.error}: ${res.body.message}`), { body: res.body });
     const assigned = keys(res.body.assignment);
     const now = Date.now();

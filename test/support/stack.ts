@@ -7,8 +7,12 @@ export function emulatorEndpoints(): { dynamoEndpoint: string; s3Endpoint: strin
   return { dynamoEndpoint: inject('dynamoEndpoint'), s3Endpoint: inject('s3Endpoint') };
 }
 
-/** A local stack with a table and bucket of its own, served on a free port. */
-export async function startTestStack(options: { compactIntervalMs?: number } = {}): Promise<LocalStack> {
+/**
+ * A local stack with a table and bucket of its own, served on a free port. `instances`: N
+ * isolated instances of every function (race tests use N ≥ 3); by default the handlers run
+ * in the test's own process.
+ */
+export async function startTestStack(options: { compactIntervalMs?: number; instances?: number } = {}): Promise<LocalStack> {
   const suffix = randomBytes(4).toString('hex');
   return startStack({ emulators: emulatorEndpoints(), tableName: `sluice-test-${suffix}`, bucketName: `sluice-test-${suffix}`, port: 0, ...options });
 }
