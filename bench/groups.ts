@@ -16,7 +16,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
+import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Sluice, type GroupConsumer } from '../lib/client/index.ts';
+import { assign } from '../lib/groups/assignors.ts';
+import { newGroupMeta } from '../lib/groups/reconcile.ts';
+import type { Member as GroupMember } from '../lib/groups/schema.ts';
+import { memberToItem, metaToItem } from '../lib/groups/store.ts';
+import { sharedStorage } from '../lib/storage/clients.ts';
+import type { LocalStack } from '../local/stack.ts';
 
 const PARTITIONS = 6;
 const RUNS = Number(process.env.BENCH_GROUP_RUNS ?? 3);
@@ -163,4 +170,88 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   }
   console.log(`Sluice consumer groups, node ${process.version}, against ${url}`);
   console.log(formatGroupsBench(await benchGroups(url)));
+}
+
+/**
+ * What one steady heartbeat costs the server as the group grows: DynamoDB requests and
+ * capacity units per heartbeat, for a stable group of `members` on one 1000-partition topic
+ * (state written directly, then `beats` heartbeats counted on the handlers' own client).
+ * The target: the same requests at 3 and at 500 members.
+ */
+export interface HeartbeatScaling {
+  members: number;
+  requestsPerHeartbeat: Record<string, number>;
+  readUnitsPerHeartbeat: number;
+  writeUnitsPerHeartbeat: number;
+}
+
+export async function benchHeartbeatScaling(stack: LocalStack, sizes: readonly number[] = [3, 50, 500], beats = 60): Promise<HeartbeatScaling[]> {
+  const results: HeartbeatScaling[] = [];
+  const ddb = sharedStorage().ddb;
+  const counts: Record<string, number> = {};
+  let readUnits = 0;
+  let writeUnits = 0;
+  let counting = false;
+  ddb.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (!counting) return next(args);
+      const name = context.commandName as string;
+      counts[name] = (counts[name] ?? 0) + 1;
+      (args.input as { ReturnConsumedCapacity?: string }).ReturnConsumedCapacity = 'TOTAL';
+      const result = await next(args);
+      const consumed = (result.output as { ConsumedCapacity?: { ReadCapacityUnits?: number; WriteCapacityUnits?: number; CapacityUnits?: number } | Array<{ CapacityUnits?: number }> }).ConsumedCapacity;
+      for (const c of Array.isArray(consumed) ? consumed : consumed === undefined ? [] : [consumed]) {
+        if (name === 'QueryCommand' || name === 'GetCommand' || name === 'GetItemCommand') readUnits += c.CapacityUnits ?? 0;
+        else writeUnits += c.CapacityUnits ?? 0;
+      }
+      return result;
+    },
+    { step: 'initialize', name: 'benchHeartbeatScaling' },
+  );
+  try {
+    for (const size of sizes) {
+      const topic = `bench-scale-${size}`;
+      const created = (await (await fetch(`${stack.url}/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: topic, partitions: 1000 }) })).json()) as { topicId: string };
+      const group = `${topic}-group`;
+      const ids = Array.from({ length: size }, (_, i) => `member-${i}-${randomBytes(8).toString('hex')}`);
+      const target = assign('uniform', { subscriptions: new Map(ids.map((id) => [id, [topic]])), partitionCounts: new Map([[topic, 1000]]), current: new Map() });
+      const nowMs = Date.now();
+      const meta = { ...newGroupMeta(group), groupEpoch: 1, assignmentEpoch: 1, topics: [{ name: topic, topicId: created.topicId, partitions: 1000 }], target, sessionTimeoutMs: 300_000, version: 1 };
+      await stack.storage.ddb.send(new PutCommand({ TableName: stack.storage.env.tableName, Item: metaToItem(meta) }));
+      const members: GroupMember[] = ids.map((memberId) => ({
+        memberId, memberEpoch: 1, previousMemberEpoch: 0, subscribedTopics: [topic], assignor: 'uniform', assigned: target.get(memberId) ?? [], revoking: [],
+        revokeDeadlineMs: 0, rebalanceTimeoutMs: 300_000, fenced: false, assignmentVersion: 1, expiresAtMs: nowMs + 300_000, lastHeartbeatMs: nowMs, joinedAtMs: nowMs,
+      }));
+      for (let i = 0; i < members.length; i += 25) {
+        const RequestItems = { [stack.storage.env.tableName]: members.slice(i, i + 25).map((m) => ({ PutRequest: { Item: memberToItem(group, m) } })) };
+        await stack.storage.ddb.send(new BatchWriteCommand({ RequestItems }));
+      }
+      for (const k of Object.keys(counts)) delete counts[k];
+      readUnits = 0;
+      writeUnits = 0;
+      counting = true;
+      for (let i = 0; i < beats; i++) {
+        const m = members[i % members.length] as GroupMember;
+        const partitions = m.assigned.map((k) => Number(k.slice(k.lastIndexOf(':') + 1)));
+        const res = await fetch(`${stack.url}/v1/groups/${group}/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ memberId: m.memberId, memberEpoch: 1, ownedPartitions: [{ topic, partitions }] }) });
+        if (res.status !== 200) throw new Error(`heartbeat: ${res.status} ${await res.text()}`);
+      }
+      counting = false;
+      const per = (n: number) => Number((n / beats).toFixed(2));
+      results.push({ members: size, requestsPerHeartbeat: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, per(v)])), readUnitsPerHeartbeat: per(readUnits), writeUnitsPerHeartbeat: per(writeUnits) });
+    }
+  } finally {
+    counting = false;
+    ddb.middlewareStack.remove('benchHeartbeatScaling');
+  }
+  return results;
+}
+
+/** A Markdown table of benchHeartbeatScaling's results. */
+export function formatHeartbeatScaling(rows: readonly HeartbeatScaling[]): string {
+  return [
+    '| members | DynamoDB requests per steady heartbeat | read units | write units |',
+    '|---:|---|---:|---:|',
+    ...rows.map((r) => `| ${r.members} | ${Object.entries(r.requestsPerHeartbeat).map(([k, v]) => `${v} ${k.replace('Command', '')}`).join(' + ')} | ${r.readUnitsPerHeartbeat} | ${r.writeUnitsPerHeartbeat} |`),
+  ].join('\n');
 }

@@ -13,7 +13,7 @@ import { benchClient, formatClientBench } from './client.ts';
 import { benchCompaction, dayOfTraffic } from './compaction.ts';
 import { benchGroupCosts } from './group-costs.ts';
 import { benchCompactionScale, costModel, formatCost } from './compaction-scale.ts';
-import { benchGroups, formatGroupsBench } from './groups.ts';
+import { benchGroups, benchHeartbeatScaling, formatGroupsBench, formatHeartbeatScaling } from './groups.ts';
 import { benchInstances, formatInstancesBench } from './instances.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -92,6 +92,7 @@ try {
   console.log('\n## Consumer groups\n');
   const costs = await benchGroupCosts(stack);
   console.log(`${costs.members} members, 6 partitions, stable: DynamoDB requests per heartbeat ${JSON.stringify(costs.dynamoPerHeartbeat)}, per commit (2 partitions) ${JSON.stringify(costs.dynamoPerCommit)}\n`);
+  console.log(`Steady heartbeat by group size (one 1000-partition topic):\n\n${formatHeartbeatScaling(await benchHeartbeatScaling(stack))}\n`);
   console.log(formatGroupsBench(await benchGroups(stack.url)));
   await stack.close();
 

@@ -98,7 +98,6 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
-      'dynamodb:UpdateItem',
     ],
     bucket: ['s3:ListBucket'],
     objects: ['s3:GetObject'],

@@ -82,7 +82,8 @@ function bodyTimeoutMs(): number {
 }
 
 function toEvent(req: IncomingMessage, url: URL, body: Buffer, key: string, pathParameters: Record<string, string>): APIGatewayProxyEventV2 {
-  const headers: Record<string, string> = {};
+  // Null prototype: a header named `__proto__` is a header like any other.
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
   const query: Record<string, string> = {};
   // API Gateway joins repeated query parameters with commas.

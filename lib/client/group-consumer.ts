@@ -133,9 +133,9 @@ export class GroupConsumer {
     this.halted = Promise.resolve();
     this.finished = deferred();
     this.stopping = undefined;
-    const { groupId: group, assignor, sessionTimeoutMs, heartbeatIntervalMs } = this.options;
+    const { groupId: group, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.options;
     const onRetry = this.engine.retryListener();
-    this.coordinator = new GroupCoordinator(this.transport, { group, topics: this.topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, retry: this.options, onRetry }, this.membership());
+    this.coordinator = new GroupCoordinator(this.transport, { group, topics: this.topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, retry: this.options, onRetry }, this.membership());
     this.state = 'running';
     try {
       await this.coordinator.start();
@@ -278,6 +278,10 @@ export class GroupConsumer {
       assigned: (partitions) => this.assigned(partitions),
       revoked: async (partitions) => {
         await this.engine.removePartitions(partitions);
+        // Fenced while the handlers were stopping (past the rebalance timeout): the partitions
+        // may be someone else's already; the loss halted them and reports them lost, so
+        // nothing is committed and onPartitionsRevoked is not called.
+        if (!partitions.every((p) => this.coordinator?.holds(p.topic, p.partition) === true)) return;
         // The server releases the partitions on the next heartbeat: commit before it. Best
         // effort: if the commit fails, the next owner starts from the last commit (at least once).
         if (this.options.autoCommit) await this.offsets.commitProcessed(partitions, 'releasing').catch(() => {});

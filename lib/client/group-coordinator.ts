@@ -57,6 +57,7 @@ export interface CoordinatorConfig {
   assignor: GroupAssignor | undefined;
   sessionTimeoutMs: number | undefined;
   heartbeatIntervalMs: number | undefined;
+  rebalanceTimeoutMs: number | undefined;
   retry: ResolvedRetryOptions;
   /** Told of every failed heartbeat or join attempt that will be tried again. */
   onRetry?: RetryListener;
@@ -242,7 +243,7 @@ export class GroupCoordinator {
 
   private body(): HeartbeatBody {
     if (this.epoch > 0) return { memberId: this.memberId, memberEpoch: this.epoch, ownedPartitions: groupByTopic(this.owned) };
-    const { topics, assignor, sessionTimeoutMs, heartbeatIntervalMs } = this.config;
+    const { topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.config;
     return {
       memberId: this.memberId,
       memberEpoch: 0,
@@ -251,6 +252,7 @@ export class GroupCoordinator {
       ...(assignor === undefined ? {} : { assignor }),
       ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }),
       ...(heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs }),
+      ...(rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeoutMs }),
     };
   }
 

@@ -2,7 +2,7 @@
  * The group API's member calls, as the consumer makes them (the admin calls are in
  * admin.ts): the KIP-848 heartbeat, OffsetCommit and OffsetFetch.
  *
- *   POST /v1/groups/{group}/heartbeat  {memberId, memberEpoch, subscribedTopics?, ownedPartitions?, assignor?, sessionTimeoutMs?, heartbeatIntervalMs?}
+ *   POST /v1/groups/{group}/heartbeat  {memberId, memberEpoch, subscribedTopics?, ownedPartitions?, assignor?, sessionTimeoutMs?, heartbeatIntervalMs?, rebalanceTimeoutMs?}
  *                                      → {memberEpoch, assignment: [{topic, partitions}], heartbeatIntervalMs}
  *   POST /v1/groups/{group}/offsets    {memberId, memberEpoch, offsets: [{topic, partition, offset}]}   (≤ 99 offsets)
  *   GET  /v1/groups/{group}/offsets    → {offsets: [{topic, partition, offset, metadata, committedAt}]}
@@ -22,6 +22,8 @@ export interface HeartbeatBody {
   assignor?: GroupAssignor;
   sessionTimeoutMs?: number;
   heartbeatIntervalMs?: number;
+  /** The member's time to release revoked partitions before it is fenced. */
+  rebalanceTimeoutMs?: number;
 }
 
 export interface HeartbeatAnswer {

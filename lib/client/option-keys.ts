@@ -74,6 +74,7 @@ export const GROUP_CONSUMER_KEYS = {
   groupId: true,
   sessionTimeoutMs: true,
   heartbeatIntervalMs: true,
+  rebalanceTimeoutMs: true,
   assignor: true,
   autoCommit: true,
   autoCommitIntervalMs: true,
@@ -83,6 +84,7 @@ export const GROUP_CONSUMER_KEYS = {
 export const CONSUMER_HINTS: KeyHints = {
   sessionTimeout: 'the native name is sessionTimeoutMs',
   heartbeatInterval: 'the native name is heartbeatIntervalMs',
+  rebalanceTimeout: 'the native name is rebalanceTimeoutMs',
   maxWaitTimeInMs: 'the native name is maxWaitMs',
   fromBeginning: 'an option of subscribe() or assign()',
 };

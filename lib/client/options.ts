@@ -142,6 +142,12 @@ export interface GroupConsumerOptions extends ConsumerOptions {
   heartbeatIntervalMs?: number;
   /** @default - the group's choice: what most members ask for, 'uniform' when none asks */
   assignor?: GroupAssignor;
+  /**
+   * Time this member has to stop handling a revoked partition and release it; past it the
+   * group fences the member (onPartitionsLost, then a rejoin) and the partition moves on.
+   * @default 300000 - Kafka's max.poll.interval.ms
+   */
+  rebalanceTimeoutMs?: number;
   /** Commit processed offsets every `autoCommitIntervalMs`, on revocation and on stop. @default true - Kafka's enable.auto.commit */
   autoCommit?: boolean;
   /** @default 5000 - Kafka's auto.commit.interval.ms */
@@ -155,6 +161,7 @@ export type ResolvedGroupConsumerOptions = ResolvedConsumerOptions &
     groupId: string;
     sessionTimeoutMs: number | undefined;
     heartbeatIntervalMs: number | undefined;
+    rebalanceTimeoutMs: number | undefined;
     assignor: GroupAssignor | undefined;
     autoCommit: boolean;
     autoCommitIntervalMs: number;
@@ -229,7 +236,7 @@ export const DEFAULT_MAX_MESSAGE_BYTES = TOPIC_CONFIG_DEFAULTS['max.message.byte
 
 export function resolveGroupConsumerOptions(options: GroupConsumerOptions, retry: RetryOptions | undefined): ResolvedGroupConsumerOptions {
   checkOptionKeys('sluice.consumer({ groupId })', options, GROUP_CONSUMER_KEYS, CONSUMER_HINTS);
-  const { groupId, sessionTimeoutMs, heartbeatIntervalMs, assignor, autoCommit, autoCommitIntervalMs, autoCommitThreshold, ...consumer } = options;
+  const { groupId, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, assignor, autoCommit, autoCommitIntervalMs, autoCommitThreshold, ...consumer } = options;
   if (typeof groupId !== 'string' || !GROUP_ID.test(groupId) || groupId === '.' || groupId === '..') throw invalid('groupId', groupId, "1–249 of ASCII letters, digits, '.', '_' and '-'");
   if (sessionTimeoutMs !== undefined) integerIn('sessionTimeoutMs', sessionTimeoutMs, GROUPS.minSessionTimeoutMs, GROUPS.maxSessionTimeoutMs);
   if (heartbeatIntervalMs !== undefined) {
@@ -237,6 +244,7 @@ export function resolveGroupConsumerOptions(options: GroupConsumerOptions, retry
     const session = sessionTimeoutMs ?? GROUPS.sessionTimeoutMs;
     if (heartbeatIntervalMs >= session) throw invalid('heartbeatIntervalMs', heartbeatIntervalMs, `below sessionTimeoutMs (${session})`);
   }
+  if (rebalanceTimeoutMs !== undefined) integerIn('rebalanceTimeoutMs', rebalanceTimeoutMs, 1, 2_147_483_647);
   if (assignor !== undefined && !ASSIGNORS.includes(assignor)) throw invalid('assignor', assignor, `one of ${ASSIGNORS.join(', ')}`);
   if (autoCommit !== undefined && typeof autoCommit !== 'boolean') throw invalid('autoCommit', autoCommit, 'a boolean');
   const interval = autoCommitIntervalMs ?? GROUP_CONSUMER_DEFAULTS.autoCommitIntervalMs;
@@ -247,6 +255,7 @@ export function resolveGroupConsumerOptions(options: GroupConsumerOptions, retry
     groupId,
     sessionTimeoutMs,
     heartbeatIntervalMs,
+    rebalanceTimeoutMs,
     assignor,
     autoCommit: autoCommit ?? GROUP_CONSUMER_DEFAULTS.autoCommit,
     autoCommitIntervalMs: interval,

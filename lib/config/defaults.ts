@@ -189,4 +189,12 @@ export const GROUPS = {
   minHeartbeatIntervalMs: 100,
   /** Attempts at a heartbeat's conditional write before answering a retriable 429. */
   maxAttempts: 12,
+  /** KIP-848 rebalance timeout (the consumer's max.poll.interval.ms): time a member has to release a revoked partition. */
+  rebalanceTimeoutMs: 300_000,
+  /** Size limits of one group: they keep its items under DynamoDB's 400 KB (see lib/groups/schema.ts). */
+  maxMembers: 500,
+  maxTopics: 100,
+  maxPartitions: 10_000,
+  /** Expired or fenced members one heartbeat removes at most (a transaction holds 100 items). */
+  maxSweptPerHeartbeat: 40,
 } as const;

@@ -4,11 +4,22 @@ import type { Storage } from '../storage/clients.ts';
 import { toTopicPartitions, type TopicPartitions } from './heartbeat.ts';
 import { committedOffsets } from './offsets.ts';
 import { GROUPS_PK } from './schema.ts';
+import { tpKey } from './assignors.ts';
+import { isLive } from './reconcile.ts';
 import { readGroup } from './store.ts';
 import { cachedTopic } from './topic-partitions.ts';
 
-/** Kafka's consumer-group states, as KIP-848 names them. */
-export type GroupState = 'Empty' | 'Assigning' | 'Reconciling' | 'Stable';
+/**
+ * Kafka's consumer-group states, as KIP-848 names them:
+ *   Empty        no live member
+ *   Assigning    the target assignment lags the group epoch (recomputing it was refused:
+ *                the group is past its size limits)
+ *   Reconciling  some member has not reached its target: it is still to release revoked
+ *                partitions, to reach the target epoch, or to receive partitions others hold
+ *   Stable       every member owns exactly its target, at the target epoch
+ *   Dead         the group was deleted while this description was read
+ */
+export type GroupState = 'Empty' | 'Assigning' | 'Reconciling' | 'Stable' | 'Dead';
 
 export interface GroupDescription {
   group: string;
@@ -18,8 +29,9 @@ export interface GroupDescription {
   assignor: string;
   sessionTimeoutMs: number | null;
   heartbeatIntervalMs: number | null;
-  members: Array<{ memberId: string; memberEpoch: number; subscribedTopics: string[]; assignment: TopicPartitions; targetAssignment: TopicPartitions; lastHeartbeat: number; leaseExpiresAt: number }>;
-  partitions: Array<{ topic: string; partition: number; owner: string | null; committedOffset: number | null; highWatermark: number; lag: number | null }>;
+  members: Array<{ memberId: string; memberEpoch: number; subscribedTopics: string[]; assignment: TopicPartitions; revoking: TopicPartitions; targetAssignment: TopicPartitions; lastHeartbeat: number; leaseExpiresAt: number }>;
+  /** owner: who holds the partition now (assigned, or revoked and not yet released); pendingOwner: who it goes to next, when that differs. */
+  partitions: Array<{ topic: string; partition: number; owner: string | null; pendingOwner: string | null; committedOffset: number | null; highWatermark: number; lag: number | null }>;
 }
 
 /** Every group that has ever had a member or a commit. */
@@ -38,23 +50,26 @@ export async function listGroups(storage: Storage): Promise<string[]> {
 export async function describeGroup(storage: Storage, group: string, nowMs = Date.now()): Promise<GroupDescription | undefined> {
   const [read, offsets] = await Promise.all([readGroup(storage, group), committedOffsets(storage, group)]);
   if (read.meta === undefined && offsets.length === 0) return undefined;
-  const live = read.members.filter((m) => m.expiresAtMs >= nowMs).sort((a, b) => a.memberId.localeCompare(b.memberId));
+  const live = read.members.filter((m) => isLive(m, nowMs)).sort((a, b) => (a.memberId < b.memberId ? -1 : 1));
   const meta = read.meta;
-  const target = meta?.target ?? {};
-  const stable = live.every((m) => JSON.stringify([...m.assigned].sort()) === JSON.stringify([...(target[m.memberId] ?? [])].sort()) && m.owned.every((tp) => m.assigned.includes(tp)));
+  const target = meta?.target ?? new Map<string, string[]>();
+  const sameSet = (a: readonly string[], b: readonly string[]) => a.length === b.length && b.every((x) => a.includes(x));
+  const stable = live.every((m) => m.revoking.length === 0 && m.memberEpoch === meta?.assignmentEpoch && sameSet(m.assigned, target.get(m.memberId) ?? []));
   const state: GroupState = live.length === 0 ? 'Empty' : meta !== undefined && meta.assignmentEpoch < meta.groupEpoch ? 'Assigning' : stable ? 'Stable' : 'Reconciling';
-  const owners = new Map(live.flatMap((m) => m.assigned.map((tp) => [tp, m.memberId] as const)));
+  const owners = new Map(live.flatMap((m) => [...m.assigned, ...m.revoking].map((tp) => [tp, m.memberId] as const)));
+  const targetOwners = new Map(live.flatMap((m) => (target.get(m.memberId) ?? []).map((tp) => [tp, m.memberId] as const)));
   const topics = new Set([...live.flatMap((m) => m.subscribedTopics), ...offsets.map((o) => o.topic)]);
   const partitions: GroupDescription['partitions'] = [];
   for (const name of [...topics].sort()) {
     const topic = await cachedTopic(storage, name, nowMs);
     if (topic === undefined) continue;
     for (const head of await readHeads(storage, topic)) {
-      const committed = offsets.find((o) => o.topic === name && o.partition === head.partition)?.offset ?? null;
+      const committed = offsets.find((o) => o.topic === name && o.topicId === topic.topicId && o.partition === head.partition)?.offset ?? null;
       partitions.push({
         topic: name,
         partition: head.partition,
-        owner: owners.get(`${name}:${head.partition}`) ?? null,
+        owner: owners.get(tpKey(name, head.partition)) ?? null,
+        pendingOwner: targetOwners.get(tpKey(name, head.partition)) === owners.get(tpKey(name, head.partition)) ? null : (targetOwners.get(tpKey(name, head.partition)) ?? null),
         committedOffset: committed,
         highWatermark: head.highWatermark,
         lag: committed === null ? null : Math.max(0, head.highWatermark - Math.max(committed, head.logStartOffset)),
@@ -74,7 +89,8 @@ export async function describeGroup(storage: Storage, group: string, nowMs = Dat
       memberEpoch: m.memberEpoch,
       subscribedTopics: m.subscribedTopics,
       assignment: toTopicPartitions(m.assigned),
-      targetAssignment: toTopicPartitions(target[m.memberId] ?? []),
+      revoking: toTopicPartitions(m.revoking),
+      targetAssignment: toTopicPartitions(target.get(m.memberId) ?? []),
       lastHeartbeat: m.lastHeartbeatMs,
       leaseExpiresAt: m.expiresAtMs,
     })),

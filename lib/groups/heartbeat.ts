@@ -5,7 +5,7 @@ import type { Storage } from '../storage/clients.ts';
 import { parseTpKey, type TopicPartitionKey } from './assignors.ts';
 import { reconcile, type HeartbeatRequest } from './reconcile.ts';
 import { readGroup, writeGroup } from './store.ts';
-import { partitionCounts } from './topic-partitions.ts';
+import { groupTopics } from './topic-partitions.ts';
 
 /** Partitions as the API carries them: `[{topic, partitions: [n, …]}]`. */
 export type TopicPartitions = Array<{ topic: string; partitions: number[] }>;
@@ -13,8 +13,12 @@ export type TopicPartitions = Array<{ topic: string; partitions: number[] }>;
 /** Groups `topic:partition` keys by topic, sorted. */
 export function toTopicPartitions(keys: readonly TopicPartitionKey[]): TopicPartitions {
   const byTopic = new Map<string, number[]>();
-  for (const { topic, partition } of keys.map(parseTpKey)) byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-  return [...byTopic].sort(([a], [b]) => a.localeCompare(b)).map(([topic, partitions]) => ({ topic, partitions: partitions.sort((x, y) => x - y) }));
+  for (const { topic, partition } of keys.map(parseTpKey)) {
+    const list = byTopic.get(topic);
+    if (list === undefined) byTopic.set(topic, [partition]);
+    else list.push(partition);
+  }
+  return [...byTopic].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([topic, partitions]) => ({ topic, partitions: partitions.sort((x, y) => x - y) }));
 }
 
 export interface HeartbeatResult {
@@ -34,18 +38,22 @@ export async function heartbeat(storage: Storage, group: string, request: Heartb
     const read = await readGroup(storage, group);
     const nowMs = clock();
     const existing = read.members.find((m) => m.memberId === request.memberId);
-    const topics = [...read.members.filter((m) => m.memberId !== request.memberId).flatMap((m) => m.subscribedTopics), ...(request.subscribedTopics ?? existing?.subscribedTopics ?? [])];
-    const outcome = reconcile(group, read.meta, read.members, request, await partitionCounts(storage, topics), nowMs);
+    const names = [...read.members.filter((m) => m.memberId !== request.memberId).flatMap((m) => m.subscribedTopics), ...(request.subscribedTopics ?? existing?.subscribedTopics ?? [])];
+    const topics = await groupTopics(storage, names, read.meta?.topics ?? [], nowMs);
+    const outcome = reconcile(group, read.meta, read.members, request, topics, nowMs);
     if (outcome.kind === 'rejected') throw new SluiceError(outcome.error, outcome.message);
     const written = await writeGroup(storage, {
       group,
       readVersion: read.meta?.version,
       meta: outcome.meta,
-      member: outcome.member,
-      readMemberEpoch: existing?.memberEpoch,
-      removed: outcome.removed,
+      member: outcome.member === undefined ? undefined : { next: outcome.member, read: existing },
+      others: outcome.others,
     });
-    if (written) return { memberEpoch: outcome.response.memberEpoch, assignment: toTopicPartitions(outcome.response.assignment), heartbeatIntervalMs: outcome.response.heartbeatIntervalMs, sessionTimeoutMs: outcome.response.sessionTimeoutMs };
+    if (written) {
+      const answer = outcome.response;
+      if ('error' in answer) throw new SluiceError(answer.error, answer.message);
+      return { memberEpoch: answer.memberEpoch, assignment: toTopicPartitions(answer.assignment), heartbeatIntervalMs: answer.heartbeatIntervalMs, sessionTimeoutMs: answer.sessionTimeoutMs };
+    }
     await sleep(backoffDelayMs(attempt, { baseMs: 10, capMs: 200 }));
   }
   throw new SluiceError('THROTTLING_QUOTA_EXCEEDED', `Group ${group} is changing too fast to settle this heartbeat; retry`, { retryAfterSeconds: 1 });

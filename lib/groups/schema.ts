@@ -1,81 +1,133 @@
 /**
  * Consumer-group state in DynamoDB (same table as the log):
  *
- *   pk                 sk            item
- *   GROUPS             G#<group>     registry entry (so groups can be listed)
- *   GRP#<group>        META          GroupMetaItem: epochs, target assignment, timeouts, version
- *   GRP#<group>        M#<memberId>  MemberItem: member epoch, lease, assigned and owned partitions
- *   GOFF#<group>       <topic>#<p>   CommittedOffsetItem
+ *   pk                 sk                 item
+ *   GROUPS             G#<group>          registry entry (so groups can be listed)
+ *   GRP#<group>        META               GroupMetaItem: epochs, topic table, target assignment, timeouts, version
+ *   GRP#<group>        M#<memberId>       MemberItem: member epochs, lease, assignment, partitions being revoked
+ *   GOFF#<group>       <topicId>#<p>      CommittedOffsetItem, keyed by the topic's incarnation
+ *   TOFF#<topicId>     <group>            "group has offsets of this topic", so deleting a topic deletes them
  *
  * One Query of GRP#<group> reads the whole group. A member's steady-state heartbeat writes
- * only its own item (lease, reported ownership), so members do not contend; anything that
- * gives a member new partitions goes through META's version, so two members can never be
- * handed the same partition from two different reads.
+ * only its own item, so members do not contend; anything that gives a member new partitions
+ * goes through META's version, so two members can never be handed the same partition from
+ * two different reads.
+ *
+ * Partition sets are stored compactly (partition-sets.ts): with the limits in GROUPS
+ * (members, topics and partitions per group) META and a member item stay under DynamoDB's
+ * 400 KB item limit.
  */
 import type { AssignorName, TopicPartitionKey } from './assignors.ts';
 
 export const GROUPS_PK = 'GROUPS';
 export const META_SK = 'META';
+export const MEMBER_SK_PREFIX = 'M#';
 
 export function groupPk(group: string): string {
   return `GRP#${group}`;
 }
 export function memberSk(memberId: string): string {
-  return `M#${memberId}`;
+  return `${MEMBER_SK_PREFIX}${memberId}`;
 }
 export function offsetsPk(group: string): string {
   return `GOFF#${group}`;
 }
-export function offsetSk(topic: string, partition: number): string {
-  return `${topic}#${partition.toString().padStart(6, '0')}`;
+export function offsetSk(topicId: string, partition: number): string {
+  return `${topicId}#${partition.toString().padStart(6, '0')}`;
+}
+export function topicOffsetsPk(topicId: string): string {
+  return `TOFF#${topicId}`;
 }
 export function registrySk(group: string): string {
   return `G#${group}`;
 }
 
-/** The group as a whole. */
-export interface GroupMetaItem {
-  pk: string;
-  sk: typeof META_SK;
+/** A topic as the group's target was computed for it. */
+export interface GroupTopic {
+  name: string;
+  /** The incarnation: a re-created topic is a different topic. */
+  topicId: string;
+  partitions: number;
+}
+
+/** The group as a whole, in memory. */
+export interface GroupMeta {
   group: string;
-  /** Bumped by every membership, subscription or partition-count change. Never decreases. */
+  /** Bumped by every membership, subscription or topic change. Never decreases. */
   groupEpoch: number;
   /** The group epoch the target assignment was computed at; catches up with groupEpoch. */
   assignmentEpoch: number;
   assignor: AssignorName;
-  /** memberId → target partitions. */
-  target: Record<string, TopicPartitionKey[]>;
-  /** topic → partition count the target was computed for. */
-  partitionCounts: Record<string, number>;
+  /** The subscribed topics that exist, sorted by name: what the target was computed for. */
+  topics: GroupTopic[];
+  /** memberId → target partitions. A Map: member ids are user strings. */
+  target: Map<string, TopicPartitionKey[]>;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
   /** Optimistic-concurrency version: every META write is conditional on it. */
   version: number;
 }
 
-/** One member. */
-export interface MemberItem {
+/** GroupMeta as stored. */
+export interface GroupMetaItem {
   pk: string;
-  sk: string;
+  sk: typeof META_SK;
+  group: string;
+  groupEpoch: number;
+  assignmentEpoch: number;
+  assignor: AssignorName;
+  topics: GroupTopic[];
+  /** Partition sets encoded with topic-table indexes (partition-sets.ts). */
+  target: Array<{ memberId: string; partitions: string }>;
+  sessionTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  version: number;
+}
+
+/** One member, in memory. */
+export interface Member {
   memberId: string;
-  /** Bumped whenever the member's assignment changes; older epochs are fenced. */
+  /**
+   * The target-assignment epoch the member has reached. Member epochs come from the group
+   * epoch, which never decreases, so a member id never sees one epoch twice: a rejoin gets
+   * an epoch above everything an earlier incarnation held.
+   */
   memberEpoch: number;
+  /** The epoch before the last one (-1: none); accepted once more if a response was lost. */
+  previousMemberEpoch: number;
   subscribedTopics: string[];
   assignor: AssignorName;
-  /** What the member may own at its epoch: its current assignment. */
+  /** What the member may own at its epoch. */
   assigned: TopicPartitionKey[];
-  /** What it last reported owning; a revoked partition stays here until it reports it released. */
-  owned: TopicPartitionKey[];
+  /** Revoked, not yet reported released: still the member's (it may commit them), nobody else's. */
+  revoking: TopicPartitionKey[];
+  /** When `revoking` must be empty by; past it the member is fenced. 0 while nothing is revoked. */
+  revokeDeadlineMs: number;
+  /** KIP-848 rebalance timeout (max.poll.interval.ms): time to release revoked partitions. */
+  rebalanceTimeoutMs: number;
+  /** Fenced for not releasing in time: holds nothing, kept until its lease ends so it gets FENCED_MEMBER_EPOCH. */
+  fenced: boolean;
+  /** Bumped whenever `assigned`, `revoking` or `fenced` change: commits are conditional on it. */
+  assignmentVersion: number;
   /** Lease: the member is dead once this passes without a heartbeat. */
   expiresAtMs: number;
   lastHeartbeatMs: number;
   joinedAtMs: number;
 }
 
+/** Member as stored: partition sets encoded with topic names. */
+export interface MemberItem extends Omit<Member, 'assigned' | 'revoking'> {
+  pk: string;
+  sk: string;
+  assigned: string;
+  revoking: string;
+}
+
 export interface CommittedOffsetItem {
   pk: string;
   sk: string;
   topic: string;
+  topicId: string;
   partition: number;
   offset: number;
   metadata: string;

@@ -1,25 +1,26 @@
 import { getTopic } from '../log/topics.ts';
 import type { Storage } from '../storage/clients.ts';
 import type { TopicItem } from '../storage/schema.ts';
+import type { GroupTopic } from './schema.ts';
 
 /**
- * Partition counts as group coordination sees them, cached per process for a few seconds,
- * as a Kafka client caches metadata: keeps a steady-state heartbeat at one read (the group
- * Query) and one write, and picks up a raised partition count within the TTL.
- * Staleness: up to TTL_MS per instance, and instances disagree meanwhile (one still sees
- * the old count). Ownership stays safe: a partition is handed out only when no live member
- * holds it as assigned or owned, whatever count computed the target, and every hand-out is
- * conditional on META's version. The cost is churn: heartbeats on instances that disagree
- * recompute the target back and forth until the TTL passes. Tested with two instances in
- * test/integration/instances-caches.test.ts.
+ * Topics as group coordination sees them, cached per process for a few seconds, as a Kafka
+ * client caches metadata: keeps a steady-state heartbeat at one read (the group Query) and
+ * one write, and picks up a raised partition count within the TTL.
+ *
+ * Each function instance has its own cache, so two instances can disagree for up to the
+ * TTL after a topic changes. Left alone, that would make the target assignment flap: one
+ * instance recomputes it for 12 partitions, the next heartbeat lands on the other and
+ * recomputes it back for 6. So whenever a cached view differs from the one the group's
+ * target was computed for, it is read again before use (see `groupTopics`). Ownership is
+ * safe either way: a partition is handed out only when no live member holds it, and every
+ * hand-out is conditional on META's version. Tested with two instances in
+ * test/integration/groups-instances.test.ts and test/integration/instances-caches.test.ts.
  */
 const TTL_MS = 5_000;
 const cache = new Map<string, { topic: TopicItem | undefined; readAtMs: number }>();
 
-/** The topic, or undefined when it does not exist; served from the cache when fresh. */
-export async function cachedTopic(storage: Storage, name: string, nowMs = Date.now()): Promise<TopicItem | undefined> {
-  const hit = cache.get(name);
-  if (hit !== undefined && nowMs - hit.readAtMs < TTL_MS) return hit.topic;
+async function readTopic(storage: Storage, name: string, nowMs: number): Promise<TopicItem | undefined> {
   let topic: TopicItem | undefined;
   try {
     topic = await getTopic(storage, name);
@@ -30,12 +31,28 @@ export async function cachedTopic(storage: Storage, name: string, nowMs = Date.n
   return topic;
 }
 
-/** Partition counts of `topics` that exist. */
-export async function partitionCounts(storage: Storage, topics: Iterable<string>): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  for (const name of new Set(topics)) {
-    const topic = await cachedTopic(storage, name);
-    if (topic !== undefined) counts.set(name, topic.partitions);
+/** The topic, or undefined when it does not exist; served from the cache when fresh. */
+export async function cachedTopic(storage: Storage, name: string, nowMs = Date.now()): Promise<TopicItem | undefined> {
+  const hit = cache.get(name);
+  if (hit !== undefined && nowMs - hit.readAtMs < TTL_MS) return hit.topic;
+  return readTopic(storage, name, nowMs);
+}
+
+/**
+ * The topics of `names` that exist, as a group sees them. `known` is what the group's
+ * target was computed for: a cached view that differs from it is re-read, so instances
+ * with caches of different ages agree on any change the group has already seen.
+ */
+export async function groupTopics(storage: Storage, names: Iterable<string>, known: readonly GroupTopic[], nowMs = Date.now()): Promise<Map<string, GroupTopic>> {
+  const knownByName = new Map(known.map((t) => [t.name, t]));
+  const result = new Map<string, GroupTopic>();
+  for (const name of new Set(names)) {
+    let topic = await cachedTopic(storage, name, nowMs);
+    const seen = knownByName.get(name);
+    // A topic the group does not know yet: the cache may lag its creation, which only delays it.
+    const agrees = seen === undefined || (topic !== undefined && topic.topicId === seen.topicId && topic.partitions === seen.partitions);
+    if (!agrees) topic = await readTopic(storage, name, nowMs);
+    if (topic !== undefined) result.set(name, { name, topicId: topic.topicId, partitions: topic.partitions });
   }
-  return counts;
+  return result;
 }

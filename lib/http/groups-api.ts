@@ -4,7 +4,7 @@ import { SluiceError, invalidRequest } from '../errors.ts';
 import { ASSIGNORS, tpKey, type AssignorName } from '../groups/assignors.ts';
 import { describeGroup, listGroups } from '../groups/describe.ts';
 import { heartbeat } from '../groups/heartbeat.ts';
-import { commitOffsets, committedOffsets, resetOffsets, type ResetTarget } from '../groups/offsets.ts';
+import { commitOffsets, committedOffsets, OFFSETS_PER_COMMIT, resetOffsets, type ResetTarget } from '../groups/offsets.ts';
 import type { Storage } from '../storage/clients.ts';
 import { jsonBody, pathParameter, type HttpRequest } from './request.ts';
 import { json, type HttpResponse } from './response.ts';
@@ -32,6 +32,7 @@ const heartbeatSchema = z
     assignor: z.string().optional(),
     sessionTimeoutMs: z.number().int().min(GROUPS.minSessionTimeoutMs).max(GROUPS.maxSessionTimeoutMs).optional(),
     heartbeatIntervalMs: z.number().int().min(GROUPS.minHeartbeatIntervalMs).max(GROUPS.maxSessionTimeoutMs).optional(),
+    rebalanceTimeoutMs: z.number().int().min(1).max(2_147_483_647).optional(),
   })
   .refine((b) => b.memberEpoch !== 0 || b.subscribedTopics !== undefined, { message: 'subscribedTopics is required to join (memberEpoch 0)', path: ['subscribedTopics'] });
 
@@ -39,7 +40,7 @@ const commitSchema = z
   .strictObject({
     memberId: z.string().min(1).max(255).optional(),
     memberEpoch: z.number().int().min(1).optional(),
-    offsets: z.array(z.strictObject({ topic: topicName, partition: z.number().int().min(0).max(999), offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), metadata: z.string().max(4096).optional() })).min(1).max(99),
+    offsets: z.array(z.strictObject({ topic: topicName, partition: z.number().int().min(0).max(999), offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), metadata: z.string().max(4096).optional() })).min(1).max(OFFSETS_PER_COMMIT),
   })
   .refine((b) => (b.memberId === undefined) === (b.memberEpoch === undefined), { message: 'memberId and memberEpoch go together', path: ['memberEpoch'] });
 
@@ -63,8 +64,10 @@ function assignorOf(name: string | undefined): AssignorName | undefined {
 export async function heartbeatOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
   const group = groupOf(request);
   const body = parseWith(heartbeatSchema, jsonBody(request));
-  const session = body.sessionTimeoutMs ?? GROUPS.sessionTimeoutMs;
-  if (body.heartbeatIntervalMs !== undefined && body.heartbeatIntervalMs >= session) throw invalidRequest(`heartbeatIntervalMs (${body.heartbeatIntervalMs}) must be below sessionTimeoutMs (${session})`);
+  // The pair as given; against a group's kept session timeout, reconcile checks it.
+  if (body.heartbeatIntervalMs !== undefined && body.sessionTimeoutMs !== undefined && body.heartbeatIntervalMs >= body.sessionTimeoutMs) {
+    throw invalidRequest(`heartbeatIntervalMs (${body.heartbeatIntervalMs}) must be below sessionTimeoutMs (${body.sessionTimeoutMs})`);
+  }
   const assignor = assignorOf(body.assignor);
   const result = await heartbeat(storage, group, {
     memberId: body.memberId,
@@ -74,6 +77,7 @@ export async function heartbeatOp(request: HttpRequest, storage: Storage): Promi
     ...(assignor === undefined ? {} : { assignor }),
     ...(body.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: body.sessionTimeoutMs }),
     ...(body.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: body.heartbeatIntervalMs }),
+    ...(body.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeoutMs: body.rebalanceTimeoutMs }),
   });
   return json(200, result);
 }

@@ -16,11 +16,13 @@ export interface HttpRequest {
 
 /** Decodes a payload-format-2.0 event; rejects oversized bodies before any parsing. */
 export function requestFromEvent(event: APIGatewayProxyEventV2): HttpRequest {
-  const headers: Record<string, string> = {};
+  // Null-prototype maps: a header or parameter named `__proto__` is kept, and a name like
+  // `constructor` reads as absent rather than as Object.prototype's.
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(event.headers ?? {})) if (value !== undefined) headers[name.toLowerCase()] = value;
-  const query: Record<string, string> = {};
+  const query: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(event.queryStringParameters ?? {})) if (value !== undefined) query[name] = value;
-  const pathParameters: Record<string, string> = {};
+  const pathParameters: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const [name, value] of Object.entries(event.pathParameters ?? {})) if (value !== undefined) pathParameters[name] = value;
   const raw = event.body ?? '';
   const body = event.isBase64Encoded ? Buffer.from(raw, 'base64') : Buffer.from(raw, 'utf8');

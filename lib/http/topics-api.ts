@@ -5,6 +5,7 @@ import { alterTopic, createTopic, deleteTopic, describeTopic, listTopics } from 
 import { configStrings } from '../log/topic-config.ts';
 import { validateTopicName } from '../log/topic-name.ts';
 import { deleteRecords } from '../log/delete-records.ts';
+import { deleteTopicOffsets } from '../groups/offsets.ts';
 import { partitionOf } from './partition-param.ts';
 import type { Storage } from '../storage/clients.ts';
 import { jsonBody, pathParameter, type HttpRequest } from './request.ts';
@@ -54,7 +55,9 @@ export async function alterTopicOp(request: HttpRequest, storage: Storage): Prom
 
 /** DELETE /v1/topics/{topic} */
 export async function deleteTopicOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
-  await deleteTopic(storage, validateTopicName(pathParameter(request, 'topic')));
+  const deleted = await deleteTopic(storage, validateTopicName(pathParameter(request, 'topic')));
+  // Committed offsets go with the topic: a re-created topic starts with none (they are keyed by topicId).
+  await deleteTopicOffsets(storage, deleted.topicId);
   return { status: 204 };
 }
 

@@ -62,7 +62,7 @@ export function encodeSubscription(topics: readonly string[]): Buffer {
  * Sluice's states onto Kafka's classic ones: a KIP-848 group assigning or reconciling is
  * what kafkajs calls rebalancing.
  */
-const STATES: Record<NativeGroupDescription['state'], string> = { Empty: 'Empty', Assigning: 'PreparingRebalance', Reconciling: 'CompletingRebalance', Stable: 'Stable' };
+const STATES: Record<NativeGroupDescription['state'], string> = { Empty: 'Empty', Assigning: 'PreparingRebalance', Reconciling: 'CompletingRebalance', Stable: 'Stable', Dead: 'Dead' };
 
 export function toGroupDescription(described: NativeGroupDescription): GroupDescription {
   return {

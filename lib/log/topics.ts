@@ -185,7 +185,7 @@ function fewerPartitions(name: string, has: number, asked: number): SluiceError 
 }
 
 /** Deletes a topic: the name is free at once; its index entries, then its objects, go next. */
-export async function deleteTopic(storage: Storage, name: string): Promise<void> {
+export async function deleteTopic(storage: Storage, name: string): Promise<TopicItem> {
   const topic = await getTopic(storage, name);
   try {
     await storage.ddb.send(
@@ -201,4 +201,5 @@ export async function deleteTopic(storage: Storage, name: string): Promise<void>
     throw error;
   }
   await purgeTopicData(storage, topic);
+  return topic;
 }

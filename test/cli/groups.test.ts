@@ -60,7 +60,7 @@ describe('sluice groups and consume --group', () => {
     expect(lines(rest).sort()).toEqual(['n0', 'n1', 'n2', 'n3', 'n4', 'n5']);
     const described = JSON.parse((await sluice(['groups', 'describe', 'readers', '--json'])).stdout);
     expect(described).toMatchObject({ group: 'readers', state: 'Empty', members: [] });
-    expect(described.partitions).toEqual([0, 1, 2].map((partition) => ({ topic: 'clicks', partition, owner: null, committedOffset: 12, highWatermark: 12, lag: 0 })));
+    expect(described.partitions).toEqual([0, 1, 2].map((partition) => ({ topic: 'clicks', partition, owner: null, pendingOwner: null, committedOffset: 12, highWatermark: 12, lag: 0 })));
     const text = await sluice(['groups', 'describe', 'readers']);
     expect(text.stdout).toMatch(/^Group: readers {2}State: Empty {2}Members: 0 {2}Assignor: uniform/);
     expect(text.stdout).toContain('TOPIC   PARTITION  CURRENT-OFFSET  LOG-END-OFFSET  LAG  CONSUMER-ID\nclicks  0          12              12              0    -\n');

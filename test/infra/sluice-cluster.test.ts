@@ -258,7 +258,7 @@ describe('SluiceCluster IAM', () => {
     ],
     groups: (s) => [
       {
-        actions: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+        actions: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
         resources: [table(s)],
       },
       // Unconditional, like fetch's: a reset to a timestamp tells a removed object by its 404.

@@ -118,8 +118,8 @@ describe('committed offsets', () => {
     let described = await api(stack.url, 'GET', '/v1/groups/solo');
     expect(described.body.state).toBe('Empty');
     expect(described.body.partitions).toEqual([
-      { topic: 'ledger', partition: 0, owner: null, committedOffset: 2, highWatermark: 5, lag: 3 },
-      { topic: 'ledger', partition: 1, owner: null, committedOffset: null, highWatermark: 0, lag: null },
+      { topic: 'ledger', partition: 0, owner: null, pendingOwner: null, committedOffset: 2, highWatermark: 5, lag: 3 },
+      { topic: 'ledger', partition: 1, owner: null, pendingOwner: null, committedOffset: null, highWatermark: 0, lag: null },
     ]);
     for (const [body, expected] of [
       [{ to: 'latest' }, [5, 0]],
@@ -191,14 +191,17 @@ describe('revocation', () => {
     const b = new ProtocolMember(stack.url, 'g5', 'b', ['orders'], timeline);
     await b.beat();
     // a's next heartbeat tells it to give up some partitions; it commits them before reporting the release.
+    // (A revocation keeps the member's epoch: it moves on once the release is reported.)
     const commits: number[] = [];
+    const epochBefore = a.epoch;
     await a.beat(async (key) => {
       const partition = Number(key.split(':')[1]);
-      const res = await api(stack.url, 'POST', '/v1/groups/g5/offsets', { memberId: 'a', memberEpoch: a.epoch + 1, offsets: [{ topic: 'orders', partition, offset: 7 }] });
+      const res = await api(stack.url, 'POST', '/v1/groups/g5/offsets', { memberId: 'a', memberEpoch: epochBefore, offsets: [{ topic: 'orders', partition, offset: 7 }] });
       commits.push(res.status);
     });
     expect(commits.length).toBeGreaterThan(0);
     expect(commits.every((s) => s === 200)).toBe(true);
+    expect(a.epoch).toBe(epochBefore);
     const released = timeline.find((o) => o.member === 'a' && o.toMs !== null)!;
     const partition = Number(released.partition.split(':')[1]);
     await a.beat(); // reports the release

@@ -56,3 +56,35 @@ describe('uniform assignor', () => {
     expect(parseTpKey('a:b:7')).toEqual({ topic: 'a:b', partition: 7 });
   });
 });
+
+describe('uniform assignor across topics', () => {
+  it('gives 2 members on 3 topics of 3 partitions 5 and 4, not 6 and 3, when the second joins the first', () => {
+    const alone = assign('uniform', input(['a'], { t1: 3, t2: 3, t3: 3 }));
+    const result = assign('uniform', input(['a', 'b'], { t1: 3, t2: 3, t3: 3 }, Object.fromEntries(alone)));
+    expect([...result.values()].map((ps) => ps.length).sort()).toEqual([4, 5]);
+  });
+
+  it('keeps members with equal subscriptions within one partition of each other in total, and stays sticky, over random topic sets', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.constantFrom('m1', 'm2', 'm3', 'm4', 'm5'), { minLength: 1 }),
+        fc.array(fc.integer({ min: 0, max: 7 }), { minLength: 1, maxLength: 5 }),
+        fc.boolean(),
+        (members, counts, sticky) => {
+          const topics = Object.fromEntries(counts.map((n, i) => [`t${i}`, n]));
+          const total = counts.reduce((a, b) => a + b, 0);
+          const first = assign('uniform', input(members.slice(0, Math.max(1, members.length - 1)), topics));
+          const current = sticky ? Object.fromEntries(first) : {};
+          const result = assign('uniform', input(members, topics, current));
+          expect([...result.values()].flat().sort()).toEqual(Object.entries(topics).flatMap(([t, n]) => Array.from({ length: n }, (_, p) => tpKey(t, p))).sort());
+          const sizes = [...result.values()].map((ps) => ps.length);
+          expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+          for (const [id, had] of Object.entries(current)) {
+            const kept = had.filter((p) => result.get(id)?.includes(p)).length;
+            expect(kept).toBeGreaterThanOrEqual(Math.min(had.length, Math.floor(total / members.length)));
+          }
+        },
+      ),
+    );
+  });
+});
