@@ -29,7 +29,10 @@ describe('Class: GroupConsumer under a rebalance timeout', () => {
       timeline,
       handled: [],
       // A session well above the rebalance timeout: only the rebalance timeout can fence a here.
-      options: { rebalanceTimeoutMs: 1000, sessionTimeoutMs: 8000, heartbeatIntervalMs: 200 },
+      // Two handler slots, so both partitions' handlers hang: whichever partition is revoked
+      // is held by a hung handler. (With one slot, a partition whose record waits for the slot
+      // has nothing running and is released at once, as it should be.)
+      options: { rebalanceTimeoutMs: 1000, sessionTimeoutMs: 8000, heartbeatIntervalMs: 200, partitionsConsumedConcurrently: 2 },
       onMessage: async () => {
         if (hang) await released;
       },
