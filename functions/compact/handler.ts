@@ -9,6 +9,8 @@ const SAFETY_MARGIN_MS = 2 * 60 * 1000;
 
 /** Retention, merging and garbage collection: one partition when asked, everything on the schedule. */
 export async function handler(event: unknown, context?: { getRemainingTimeInMillis?: () => number }): Promise<{ partitions: PartitionReport[] }> {
+  // An API request's keys must not tag this run's lines (one process serves both locally).
+  log().resetKeys();
   const storage = sharedStorage();
   const request = partitionRequested(event);
   const remainingMs = context?.getRemainingTimeInMillis?.();

@@ -1,24 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { GetObjectTaggingCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../../local/stack.ts';
 import { compactPartition, type CompactionOptions } from '../../lib/retention/compact.ts';
 import { getTopic } from '../../lib/log/topics.ts';
 import { readIndex } from '../../lib/retention/partition-items.ts';
-import { partitionPk, type IndexEntryItem } from '../../lib/storage/schema.ts';
-import { api, startTestStack } from '../support/stack.ts';
+import type { IndexEntryItem } from '../../lib/storage/schema.ts';
+import { api } from '../support/stack.ts';
+import { compactionFixture } from '../support/compaction-fixture.ts';
 import { countingStorage, writeSyntheticEntries } from './large-partition.ts';
 
+const fixture = compactionFixture();
+const { createTopic, produce, values, pkOf, exists } = fixture;
 let stack: LocalStack;
-const savedTrigger = process.env.SLUICE_COMPACT_FUNCTION;
-beforeAll(async () => {
-  stack = await startTestStack();
-  // These tests drive compaction themselves; produce's trigger would race them.
-  process.env.SLUICE_COMPACT_FUNCTION = '';
-});
-afterAll(async () => {
-  process.env.SLUICE_COMPACT_FUNCTION = savedTrigger;
-  await stack?.close();
+beforeAll(() => {
+  stack = fixture.stack;
 });
 
 const MINUTE = 60_000;
@@ -26,41 +22,14 @@ const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const MiB = 1024 * 1024;
 
-async function createTopic(name: string, configs: Record<string, string | number> = {}, partitions = 1): Promise<void> {
-  const res = await api(stack.url, 'POST', '/v1/topics', { name, partitions, configs });
-  expect(res.status, JSON.stringify(res.body)).toBe(201);
-}
 
-async function produce(topic: string, value: string, partition = 0, timestamp?: number): Promise<void> {
-  const res = await api(stack.url, 'POST', `/v1/topics/${topic}/records`, { records: [{ value, partition, ...(timestamp === undefined ? {} : { timestamp }) }] });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
-}
 
-async function values(topic: string, from: number, partition = 0): Promise<string[]> {
-  const out: string[] = [];
-  for (let offset = from; ; ) {
-    const res = await api(stack.url, 'GET', `/v1/topics/${topic}/partitions/${partition}/records?offset=${offset}&maxRecords=10000&maxBytes=4194304`);
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    out.push(...res.body.records.map((r: { value: string }) => r.value));
-    if (res.body.nextOffset >= res.body.highWatermark) return out;
-    offset = res.body.nextOffset;
-  }
-}
 
-async function pkOf(topic: string, partition = 0): Promise<string> {
-  return partitionPk((await getTopic(stack.storage, topic)).topicId, partition);
-}
 
 async function tail(topic: string, count: number): Promise<IndexEntryItem[]> {
   return (await readIndex(stack.storage, await pkOf(topic))).slice(-count);
 }
 
-async function exists(key: string): Promise<boolean> {
-  return stack.storage.s3.send(new HeadObjectCommand({ Bucket: stack.storage.env.bucketName, Key: key })).then(
-    () => true,
-    () => false,
-  );
-}
 
 async function compact(topic: string, options: CompactionOptions = {}, partition = 0) {
   return compactPartition(stack.storage, await getTopic(stack.storage, topic), partition, options);
