@@ -8,10 +8,11 @@ import { SluiceError } from '../lib/errors.ts';
 import type { ConsumedBatch, TopicAssignment } from '../lib/client/index.ts';
 import { type ConsumeOptions, formatter, pastUntil, resolveTopics, timestampOf } from './consume.ts';
 import { clientFor, writeOut } from './context.ts';
+import { consumeBounds, partitionKey } from './consume-bounds.ts';
 import { createProgress } from './progress.ts';
 import { noteRetries, withReconnect } from './reconnect.ts';
 
-const key = (topic: string, partition: number) => `${topic}/${partition}`;
+const key = partitionKey;
 
 export async function consumeAssigned(named: readonly string[], options: ConsumeOptions, command: Command): Promise<void> {
   const format = formatter(options);
@@ -50,10 +51,7 @@ export async function consumeAssigned(named: readonly string[], options: Consume
 
   // Where each partition ends: the high watermark now (unless following), and --until.
   const follow = options.follow === true;
-  const untilOffset = options.until?.kind === 'offset' ? options.until.offset : Number.POSITIVE_INFINITY;
-  const ends = new Map(partitions.map((p) => [key(p.topic, p.partition), Math.min(follow ? Number.POSITIVE_INFINITY : p.highWatermark, untilOffset)]));
-  const backlog = partitions.reduce((n, p) => n + Math.max(0, Math.min(p.highWatermark, untilOffset) - (startOf.get(key(p.topic, p.partition)) as number)), 0);
-  const total = options.maxMessages === undefined ? (follow ? 0 : backlog) : follow ? options.maxMessages : Math.min(options.maxMessages, backlog);
+  const { ends, total } = consumeBounds(partitions, (p) => startOf.get(key(p.topic, p.partition)) as number, options);
   const progress = createProgress(total);
 
   let printed = 0;

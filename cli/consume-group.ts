@@ -11,10 +11,11 @@ import { SluiceError } from '../lib/errors.ts';
 import type { EachBatchPayload, GroupConsumer } from '../lib/client/index.ts';
 import { type ConsumeOptions, formatter, pastUntil, resolveTopics } from './consume.ts';
 import { clientFor, writeOut } from './context.ts';
+import { consumeBounds, partitionKey } from './consume-bounds.ts';
 import { createProgress } from './progress.ts';
 import { noteRetries, withReconnect } from './reconnect.ts';
 
-const key = (topic: string, partition: number) => `${topic}/${partition}`;
+const key = partitionKey;
 
 export async function consumeInGroup(named: readonly string[], groupId: string, options: ConsumeOptions, command: Command): Promise<void> {
   const format = formatter(options);
@@ -27,11 +28,8 @@ export async function consumeInGroup(named: readonly string[], groupId: string, 
   const partitions = (await Promise.all(topics.map((t) => admin.describeTopic(t)))).flatMap((d) => d.partitions.map((p) => ({ ...p, topic: d.name })));
   const fromBeginning = options.fromBeginning === true;
   const follow = options.follow === true;
-  const untilOffset = options.until?.kind === 'offset' ? options.until.offset : Number.POSITIVE_INFINITY;
-  const ends = new Map(partitions.map((p) => [key(p.topic, p.partition), Math.min(follow ? Number.POSITIVE_INFINITY : p.highWatermark, untilOffset)]));
   const committed = new Map((await admin.fetchOffsets(groupId, { topics })).map((o) => [key(o.topic, o.partition), o.offset]));
-  const backlog = partitions.reduce((n, p) => n + Math.max(0, Math.min(p.highWatermark, untilOffset) - (committed.get(key(p.topic, p.partition)) ?? (fromBeginning ? p.logStartOffset : p.highWatermark))), 0);
-  const total = options.maxMessages === undefined ? (follow ? 0 : backlog) : follow ? options.maxMessages : Math.min(options.maxMessages, backlog);
+  const { ends, total } = consumeBounds(partitions, (p) => committed.get(key(p.topic, p.partition)) ?? (fromBeginning ? p.logStartOffset : p.highWatermark), options);
   const progress = createProgress(total);
 
   let printed = 0;

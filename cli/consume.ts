@@ -114,3 +114,4 @@ export function pastUntil(until: UntilBound | undefined, offset: number, timesta
   if (until === undefined) return false;
   return until.kind === 'offset' ? offset >= until.offset : timestampMs >= until.timestampMs;
 }
+
