@@ -1,9 +1,10 @@
-import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { SluiceError } from '../errors.ts';
 import { lookupOffset, type OffsetSpec } from '../log/offsets.ts';
 import { checkPartition } from '../log/topics.ts';
 import { readPartitionState } from '../log/read.ts';
 import type { TopicItem } from '../storage/schema.ts';
+import { queryPages } from '../storage/query-pages.ts';
 import type { Storage } from '../storage/clients.ts';
 import { cancellationReasons, itemDoesNotExist } from '../storage/conditions.ts';
 import { tpKey } from './assignors.ts';
@@ -154,20 +155,12 @@ async function writeWhileEmpty(storage: Storage, group: string, version: number 
 
 async function queryAll(storage: Storage, pk: string, skPrefix?: string): Promise<Array<Record<string, unknown>>> {
   const items: Array<Record<string, unknown>> = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await storage.ddb.send(
-      new QueryCommand({
-        TableName: storage.env.tableName,
-        KeyConditionExpression: skPrefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': pk, ...(skPrefix === undefined ? {} : { ':prefix': skPrefix }) },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...(page.Items ?? []));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  const pages = queryPages<Record<string, unknown>>(storage, {
+    KeyConditionExpression: skPrefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :prefix)',
+    ExpressionAttributeValues: { ':pk': pk, ...(skPrefix === undefined ? {} : { ':prefix': skPrefix }) },
+    ConsistentRead: true,
+  });
+  for await (const page of pages) items.push(...page);
   return items;
 }
 

@@ -1,4 +1,4 @@
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { queryPages } from '../storage/query-pages.ts';
 import type { Storage } from '../storage/clients.ts';
 import { indexSk, type IndexEntryItem } from '../storage/schema.ts';
 
@@ -29,20 +29,11 @@ export function pendingDelete(entry: IndexEntryItem, deleteAfterMs: number): Pen
 /** Items of partition `pk` whose sort key begins with `prefix`, in order, up to `limit`. */
 export async function queryPrefix<T>(storage: Storage, pk: string, prefix: string, limit = Number.POSITIVE_INFINITY): Promise<T[]> {
   const items: T[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await storage.ddb.send(
-      new QueryCommand({
-        TableName: storage.env.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': pk, ':prefix': prefix },
-        ConsistentRead: true,
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    items.push(...((page.Items ?? []) as T[]));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined && items.length < limit);
+  const pages = queryPages<T>(storage, { KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)', ExpressionAttributeValues: { ':pk': pk, ':prefix': prefix }, ConsistentRead: true });
+  for await (const page of pages) {
+    items.push(...page);
+    if (items.length >= limit) break;
+  }
   return items.slice(0, limit);
 }
 
@@ -52,23 +43,13 @@ export async function queryPrefix<T>(storage: Storage, pk: string, prefix: strin
  * however long the log. `pageSize` caps a page's items (a page is at most 1 MB anyway).
  * `consistent: false` halves the read cost where a stale view is safe (orphan sweeps).
  */
-export async function* indexPages(storage: Storage, pk: string, options: { fromOffset?: number; pageSize?: number; consistent?: boolean } = {}): AsyncGenerator<IndexEntryItem[]> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await storage.ddb.send(
-      new QueryCommand({
-        TableName: storage.env.tableName,
-        KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-        ExpressionAttributeValues: { ':pk': pk, ':from': indexSk(options.fromOffset ?? 0), ':to': INDEX_SK_END },
-        ConsistentRead: options.consistent ?? true,
-        ExclusiveStartKey: startKey,
-        ...(options.pageSize === undefined ? {} : { Limit: options.pageSize }),
-      }),
-    );
-    const items = (page.Items ?? []) as IndexEntryItem[];
-    if (items.length > 0) yield items;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+export function indexPages(storage: Storage, pk: string, options: { fromOffset?: number; pageSize?: number; consistent?: boolean } = {}): AsyncGenerator<IndexEntryItem[]> {
+  return queryPages<IndexEntryItem>(storage, {
+    KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+    ExpressionAttributeValues: { ':pk': pk, ':from': indexSk(options.fromOffset ?? 0), ':to': INDEX_SK_END },
+    ConsistentRead: options.consistent ?? true,
+    ...(options.pageSize === undefined ? {} : { Limit: options.pageSize }),
+  });
 }
 
 /**

@@ -13,6 +13,7 @@
  * new DUE item and deleting the old one leaves a duplicate, which costs one extra visit.
  */
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { queryPages } from '../storage/query-pages.ts';
 import type { Storage } from '../storage/clients.ts';
 
 export const DUE_PK = 'DUE';
@@ -108,22 +109,12 @@ export async function scheduleNew(storage: Storage, partition: { topic: string; 
 }
 
 /** DUE items whose time is at or before `nowMs`, most overdue first, a page at a time. */
-export async function* duePartitions(storage: Storage, nowMs: number, pageSize = 100): AsyncGenerator<DueItem[]> {
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await storage.ddb.send(
-      new QueryCommand({
-        TableName: storage.env.tableName,
-        KeyConditionExpression: 'pk = :pk AND sk <= :now',
-        ExpressionAttributeValues: { ':pk': DUE_PK, ':now': `${dueSk(nowMs, '', 0).slice(0, 15)}#~` },
-        ExclusiveStartKey: startKey,
-        Limit: pageSize,
-      }),
-    );
-    const items = (page.Items ?? []) as DueItem[];
-    if (items.length > 0) yield items;
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+export function duePartitions(storage: Storage, nowMs: number, pageSize = 100): AsyncGenerator<DueItem[]> {
+  return queryPages<DueItem>(storage, {
+    KeyConditionExpression: 'pk = :pk AND sk <= :now',
+    ExpressionAttributeValues: { ':pk': DUE_PK, ':now': `${dueSk(nowMs, '', 0).slice(0, 15)}#~` },
+    Limit: pageSize,
+  });
 }
 
 /** The lifecycle rung each topic's partitions were last scheduled for re-tagging at, by topicId. */
