@@ -20,6 +20,7 @@ describe('Class: GroupConsumer under a rebalance timeout', () => {
     await createTopic(stack.url, 'hung', 2);
     const timeline: Ownership[] = [];
     let hang = false;
+    const stuckOn = new Set<number>();
     let release: () => void = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
     const a = await startMember(stack.url, {
@@ -33,14 +34,19 @@ describe('Class: GroupConsumer under a rebalance timeout', () => {
       // is held by a hung handler. (With one slot, a partition whose record waits for the slot
       // has nothing running and is released at once, as it should be.)
       options: { rebalanceTimeoutMs: 1000, sessionTimeoutMs: 8000, heartbeatIntervalMs: 200, partitionsConsumedConcurrently: 2 },
-      onMessage: async () => {
-        if (hang) await released;
+      onMessage: async (_message, partition) => {
+        if (!hang) return;
+        stuckOn.add(partition);
+        await released;
       },
     });
     await until(() => a.owned().length === 2, 'a to own both partitions');
     hang = true;
     const hangFromMs = Date.now();
     await new Sluice({ url: stack.url }).producer().send({ topic: 'hung', messages: [0, 1].map((partition) => ({ partition, value: `v${partition}` })) });
+    // Only once both handlers hang does a revocation have to wait for one (under load the
+    // records may reach a after b joined, and a partition with nothing running is released at once).
+    await until(() => stuckOn.size === 2, "a's handlers to hang on both partitions");
 
     // Act: b joins; a is told to give one partition up but cannot stop its handler.
     const b = await startMember(stack.url, { name: 'b', groupId: 'hung-group', topics: ['hung'], timeline, handled: [], options: { sessionTimeoutMs: 8000, heartbeatIntervalMs: 200 } });
