@@ -100,7 +100,7 @@ export const SEQUENCER = {
   /** After a lost race, this process looks for waiting drafts to adopt on that partition for this long. */
   contentionMemoryMs: 10_000,
   /** A waiting writer reads its own item this often (± half, jittered) to learn its offset. */
-  groupCommitPollMs: 15,
+  groupCommitPollMs: 30,
   /**
    * A waiting writer that nobody adopted within this long (to twice it, jittered) commits
    * itself, adopting the others: the next arrival usually carries it sooner, and a writer

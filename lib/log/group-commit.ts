@@ -32,10 +32,12 @@ import { partitionPk } from '../storage/schema.ts';
 import { draftWrites, headHint, headWrite, rememberHead, reportedHead, topicGone, topicIsLive, type CommittedSegment, type LiveTopic, type SegmentDraft } from './commit-writes.ts';
 import { issuedCheck, unissued } from './producer-ids.ts';
 import { judgeProducer, storedStateFromAttributes, type ProducerIdentity } from './producer-state.ts';
-import { commitWaiting, committedBase, committedBaseOf, leaveDraft, lookForWaiting, removeWaiting, withdrawDraft, type WaitingDraft } from './waiting-drafts.ts';
+import { commitWaiting, committedBaseOf, leaveDrafts, lookForWaiting, removeWaiting, withdrawDraft, type WaitingDraft } from './waiting-drafts.ts';
 
 /** Test seams for crash injection between the steps of a group commit. */
 export interface GroupCommitHooks {
+  /** After a transaction lost the race for the head, before anything else. */
+  afterLostRace?: () => Promise<void>;
   /** After a writer that lost the race has left its drafts in the table. */
   afterDraftLeft?: () => Promise<void>;
   /** After a transaction committed (possibly others' drafts too), before its writer answers. */
@@ -150,6 +152,7 @@ async function commitBatch(storage: Storage, topic: LiveTopic, pk: string, batch
   const deadline = Date.now() + SEQUENCER.groupCommitDeadlineMs;
   let waiting = (contendedUntil.get(pk) ?? 0) > Date.now() ? await lookForWaiting(storage, pk) : [];
   const notAdoptable = new Set<string>();
+  let lostInARow = 0;
 
   const settled = (own: Own) => {
     pending = pending.filter((o) => o !== own);
@@ -159,7 +162,7 @@ async function commitBatch(storage: Storage, topic: LiveTopic, pk: string, batch
     settled(own);
     if (own.waiting !== undefined) {
       await hooks.afterOffsetLearnt?.();
-      await removeWaiting(storage, pk, own.waiting.sk);
+      await removeWaiting(storage, pk, [own.waiting.sk]);
     }
     own.resolve({ baseOffset: base, before: head, after: head, duplicate: false, ...(own.draft.logAppendTimeMs === undefined ? {} : { logAppendTimeMs: own.draft.logAppendTimeMs }) });
   };
@@ -249,7 +252,10 @@ async function commitBatch(storage: Storage, topic: LiveTopic, pk: string, batch
       }
       if (!lostRace) continue;
       contendedUntil.set(pk, Date.now() + SEQUENCER.contentionMemoryMs);
-      await waitOrTakeOver(storage, pk, pending, hooks, attempt, deadline, learnt, refuse);
+      await hooks.afterLostRace?.();
+      // One lost race is often only a stale head hint (another instance appended since):
+      // retry at once from the head it reported. Two in a row is contention: wait in the table.
+      if (++lostInARow >= 2) await waitOrTakeOver(storage, pk, pending, hooks, attempt, deadline, learnt, refuse);
       if (pending.length === 0) return;
       waiting = await lookForWaiting(storage, pk);
       continue;
@@ -259,7 +265,8 @@ async function commitBatch(storage: Storage, topic: LiveTopic, pk: string, batch
     head = { nextOffset: base, segments: head.segments + advance.segments, bytes: head.bytes + advance.bytes };
     rememberHead(pk, head);
     const after = head;
-    await Promise.all(pending.flatMap((own) => (own.waiting === undefined ? [] : [removeWaiting(storage, pk, own.waiting.sk)])));
+    const left = pending.flatMap((own) => (own.waiting === undefined ? [] : [own.waiting.sk]));
+    if (left.length > 0) await removeWaiting(storage, pk, left);
     for (const m of members) {
       if (m.own === undefined) continue;
       const segment = { baseOffset: bases.get(m) as number, before, after, duplicate: false };
@@ -287,7 +294,8 @@ async function waitOrTakeOver(
   const throttled = () => new SluiceError('THROTTLING_QUOTA_EXCEEDED', 'Too many concurrent appends to this partition; retry after a short wait', { retryAfterSeconds: SEQUENCER.retryAfterSeconds });
   const leave = pending.filter((own) => own.waiting === undefined && own.draft.producer?.firstSequence !== 0);
   if (leave.length > 0) {
-    await Promise.all(leave.map(async (own) => (own.waiting = await leaveDraft(storage, pk, own.draft))));
+    const left = await leaveDrafts(storage, pk, leave.map((own) => own.draft));
+    leave.forEach((own, i) => (own.waiting = left[i]));
     await hooks.afterDraftLeft?.();
   }
   if (pending.some((own) => own.waiting === undefined)) {
@@ -302,9 +310,11 @@ async function waitOrTakeOver(
       return;
     }
     await sleep(SEQUENCER.groupCommitPollMs * (0.5 + Math.random()));
-    const outcomes = await Promise.all(pending.map(async (own) => ({ own, base: await committedBase(storage, pk, (own.waiting as WaitingDraft).sk) })));
+    // One Query shows every waiting draft of the partition, ours with their offsets once committed.
+    const seen = new Map((await lookForWaiting(storage, pk)).map((w) => [w.sk, w.baseOffset]));
     let any = false;
-    for (const { own, base } of outcomes) {
+    for (const own of [...pending]) {
+      const base = seen.get((own.waiting as WaitingDraft).sk);
       if (base === undefined) continue;
       any = true;
       await learnt(own, base);

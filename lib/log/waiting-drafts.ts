@@ -13,10 +13,11 @@
  * a crashed writer's item is removed by any reader once expired.
  */
 import { randomUUID } from 'node:crypto';
-import { BatchWriteCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, DeleteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { SEQUENCER } from '../config/defaults.ts';
 import type { Storage } from '../storage/clients.ts';
-import { isConditionFailure, itemDoesNotExist } from '../storage/conditions.ts';
+import { isConditionFailure } from '../storage/conditions.ts';
+import { backoffDelayMs, sleep } from '../retry.ts';
 import { TTL_ATTRIBUTE } from '../storage/provision.ts';
 import { log } from '../observability/logger.ts';
 import type { SegmentDraft } from './commit-writes.ts';
@@ -39,11 +40,22 @@ const REMOVAL_MARGIN_MS = 60_000;
 /** Waiting drafts one look reads at most (one Query page); the oldest come first. */
 const LOOK_LIMIT = 100;
 
-/** Leaves `draft` in the table for the next winner to adopt; returns it as stored. */
-export async function leaveDraft(storage: Storage, pk: string, draft: SegmentDraft, now = Date.now()): Promise<WaitingDraft> {
-  const waiting: WaitingDraft = { sk: `${WAITING_PREFIX}${String(now).padStart(13, '0')}#${randomUUID()}`, draft, createdAtMs: now, expiresAtMs: now + SEQUENCER.waitingDraftExpiryMs };
-  const { producer, ...fields } = draft;
-  const item = {
+/** BatchWriteItem takes at most 25 requests (an AWS limit). */
+const BATCH_WRITE_LIMIT = 25;
+
+/**
+ * Leaves `drafts` in the table for the next winner to adopt; returns them as stored. Plain
+ * puts (BatchWriteItem): each key holds a fresh UUID, so nothing can be overwritten.
+ */
+export async function leaveDrafts(storage: Storage, pk: string, drafts: readonly SegmentDraft[], now = Date.now()): Promise<WaitingDraft[]> {
+  const waiting = drafts.map((draft): WaitingDraft => ({ sk: `${WAITING_PREFIX}${String(now).padStart(13, '0')}#${randomUUID()}`, draft, createdAtMs: now, expiresAtMs: now + SEQUENCER.waitingDraftExpiryMs }));
+  await batchWrite(storage, waiting.map((w) => ({ PutRequest: { Item: itemOf(pk, w) } })));
+  return waiting;
+}
+
+function itemOf(pk: string, waiting: WaitingDraft): Record<string, unknown> {
+  const { producer, ...fields } = waiting.draft;
+  return {
     pk,
     sk: waiting.sk,
     ...fields,
@@ -54,8 +66,18 @@ export async function leaveDraft(storage: Storage, pk: string, draft: SegmentDra
     expiresAtMs: waiting.expiresAtMs,
     [TTL_ATTRIBUTE]: Math.ceil((waiting.expiresAtMs + REMOVAL_MARGIN_MS) / 1000),
   };
-  await storage.ddb.send(new PutCommand({ TableName: storage.env.tableName, Item: item, ConditionExpression: itemDoesNotExist }));
-  return waiting;
+}
+
+/** BatchWriteItem in chunks of 25, resending what DynamoDB left unprocessed. */
+async function batchWrite(storage: Storage, requests: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) {
+    let chunk: unknown = requests.slice(i, i + BATCH_WRITE_LIMIT);
+    for (let attempt = 0; Array.isArray(chunk) && chunk.length > 0; attempt++) {
+      if (attempt > 0) await sleep(backoffDelayMs(attempt, { baseMs: 10, capMs: 200 }));
+      const result = await storage.ddb.send(new BatchWriteCommand({ RequestItems: { [storage.env.tableName]: chunk as never } }));
+      chunk = result.UnprocessedItems?.[storage.env.tableName];
+    }
+  }
 }
 
 /**
@@ -78,24 +100,16 @@ export async function lookForWaiting(storage: Storage, pk: string, now = Date.no
   return found.filter((w) => !dead.includes(w));
 }
 
-/** The base offset a waiting draft was committed at, or undefined while it waits. Consistent. */
-export async function committedBase(storage: Storage, pk: string, sk: string): Promise<number | undefined> {
-  const result = await storage.ddb.send(new GetCommand({ TableName: storage.env.tableName, Key: { pk, sk }, ConsistentRead: true, ProjectionExpression: 'baseOffset, sk' }));
-  // Only its writer removes the item before expiry, and it asks no more once it has.
-  if (result.Item === undefined) throw new Error(`Waiting draft ${sk} vanished before its writer learnt its outcome`);
-  return typeof result.Item.baseOffset === 'number' ? result.Item.baseOffset : undefined;
-}
-
 /**
- * Removes a waiting item whose writer has learnt its outcome. Not conditioned: once
- * committed, the item only carries the offsets its writer has just read.
+ * Removes the waiting items of writers that have learnt their outcome. Not conditioned:
+ * once committed, an item only carries the offset its writer has just read.
  */
-export async function removeWaiting(storage: Storage, pk: string, sk: string): Promise<void> {
+export async function removeWaiting(storage: Storage, pk: string, sks: readonly string[]): Promise<void> {
   try {
-    await storage.ddb.send(new DeleteCommand({ TableName: storage.env.tableName, Key: { pk, sk } }));
+    await batchWrite(storage, sks.map((sk) => ({ DeleteRequest: { Key: { pk, sk } } })));
   } catch (error) {
     // Harmless: a committed item is never adopted again, and readers remove it once expired.
-    log().warn('Could not remove a committed waiting draft', { pk, sk, error: String(error) });
+    log().warn('Could not remove committed waiting drafts', { pk, count: sks.length, error: String(error) });
   }
 }
 
@@ -166,10 +180,7 @@ function waitingFromItem(item: Record<string, unknown>): WaitingDraft {
 /** Expired and past the margin: no writer waits for them and no adopter accepts them. */
 async function removeDead(storage: Storage, pk: string, dead: readonly WaitingDraft[]): Promise<void> {
   try {
-    for (let i = 0; i < dead.length; i += 25) {
-      const requests = dead.slice(i, i + 25).map((w) => ({ DeleteRequest: { Key: { pk, sk: w.sk } } }));
-      await storage.ddb.send(new BatchWriteCommand({ RequestItems: { [storage.env.tableName]: requests } }));
-    }
+    await batchWrite(storage, dead.map((w) => ({ DeleteRequest: { Key: { pk, sk: w.sk } } })));
   } catch (error) {
     log().warn('Could not remove expired waiting drafts', { pk, count: dead.length, error: String(error) });
   }

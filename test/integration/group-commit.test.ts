@@ -39,9 +39,20 @@ async function appendThere(name: string, value: string): Promise<void> {
   expect(res.status, JSON.stringify(res.body)).toBe(200);
 }
 
-/** Makes this process's next commit on the partition lose the race (its head hint is stale). */
-async function loseNextRace(name: string): Promise<void> {
+/**
+ * Makes this process's next commit on the partition lose the race twice, so its writer
+ * leaves its draft in the table: the head hint is stale, and while the writer retries from
+ * the head it learnt, the worker appends `value`.
+ */
+async function loseTwice(name: string, value: string): Promise<Pick<AppendHooks, 'afterLostRace'>> {
   rememberHead(await pkOf(name), { nextOffset: 0, segments: 0, bytes: 0 });
+  let first = true;
+  return {
+    afterLostRace: async () => {
+      if (first) await appendThere(name, value);
+      first = false;
+    },
+  };
 }
 
 async function records(name: string): Promise<Array<[number, string]>> {
@@ -76,82 +87,79 @@ describe('group commit', () => {
   it('commits, once and first, a draft whose writer crashed right after leaving it, when the next writer on the partition adopts it', async () => {
     await createTopic('gc-crashed-waiter');
     await appendHere('gc-crashed-waiter', 'before');
-    await loseNextRace('gc-crashed-waiter');
-    await expect(appendHere('gc-crashed-waiter', 'left', { afterDraftLeft: async () => crash() })).rejects.toThrow('injected crash');
+    const race = await loseTwice('gc-crashed-waiter', 'there');
+    await expect(appendHere('gc-crashed-waiter', 'left', { ...race, afterDraftLeft: async () => crash() })).rejects.toThrow('injected crash');
     expect(await partitionItems('gc-crashed-waiter', 'W#')).toHaveLength(1);
-    expect(await records('gc-crashed-waiter')).toEqual([[0, 'before']]);
+    expect(await records('gc-crashed-waiter')).toEqual([[0, 'before'], [1, 'there']]);
 
     const [after] = await appendHere('gc-crashed-waiter', 'after');
-    expect(after?.batchBaseOffsets).toEqual([2]);
+    expect(after?.batchBaseOffsets).toEqual([3]);
     await appendHere('gc-crashed-waiter', 'later');
-    expect(await records('gc-crashed-waiter')).toEqual([[0, 'before'], [1, 'left'], [2, 'after'], [3, 'later']]);
+    expect(await records('gc-crashed-waiter')).toEqual([[0, 'before'], [1, 'there'], [2, 'left'], [3, 'after'], [4, 'later']]);
     // Committed once: its item carries its offset and is never adopted again.
-    expect(await partitionItems('gc-crashed-waiter', 'W#')).toMatchObject([{ baseOffset: 1 }]);
-    await expectSoundIndex('gc-crashed-waiter', 4);
+    expect(await partitionItems('gc-crashed-waiter', 'W#')).toMatchObject([{ baseOffset: 2 }]);
+    await expectSoundIndex('gc-crashed-waiter', 5);
   });
 
   it('never commits a waiting draft once it has expired, and leaves no gap', async () => {
     await createTopic('gc-expired');
     await appendHere('gc-expired', 'before');
-    await loseNextRace('gc-expired');
-    await expect(appendHere('gc-expired', 'expired', { afterDraftLeft: async () => crash() })).rejects.toThrow('injected crash');
+    const race = await loseTwice('gc-expired', 'there');
+    await expect(appendHere('gc-expired', 'expired', { ...race, afterDraftLeft: async () => crash() })).rejects.toThrow('injected crash');
     const [item] = await partitionItems('gc-expired', 'W#');
     await stack.storage.ddb.send(
       new UpdateCommand({ TableName: stack.storage.env.tableName, Key: { pk: item?.pk, sk: item?.sk }, UpdateExpression: 'SET expiresAtMs = :past', ExpressionAttributeValues: { ':past': Date.now() - 1 } }),
     );
     await appendHere('gc-expired', 'after');
-    expect(await records('gc-expired')).toEqual([[0, 'before'], [1, 'after']]);
-    await expectSoundIndex('gc-expired', 2);
+    expect(await records('gc-expired')).toEqual([[0, 'before'], [1, 'there'], [2, 'after']]);
+    await expectSoundIndex('gc-expired', 3);
   });
 
   it('lets a waiting writer learn its offset from its own item when a writer of another instance committed its draft', async () => {
     await createTopic('gc-adopted');
-    await appendThere('gc-adopted', 'there-1'); // the worker's head hint: 1
-    await appendHere('gc-adopted', 'here-1'); // the head moves to 2 behind the worker's back
-    await loseNextRace('gc-adopted');
-    // While this writer is held, the worker loses its own race, waits, takes over and
-    // commits both drafts; this writer then finds its offset in its item.
-    const [waited] = await appendHere('gc-adopted', 'here-2', { afterDraftLeft: () => appendThere('gc-adopted', 'there-2') });
-    const all = await records('gc-adopted');
-    expect(all.map(([, value]) => value).sort()).toEqual(['here-1', 'here-2', 'there-1', 'there-2']);
-    expect(all.map(([offset]) => offset)).toEqual([0, 1, 2, 3]);
-    expect(all.find(([, value]) => value === 'here-2')?.[0]).toBe(waited?.batchBaseOffsets[0]);
-    // Adopted: the worker's draft, left after this one's, comes after it.
-    expect(all.slice(2).map(([, value]) => value)).toEqual(['here-2', 'there-2']);
+    await appendThere('gc-adopted', 'there-0'); // the worker's head hint: 1, stale once this process appends
+    await appendHere('gc-adopted', 'here-1');
+    const race = await loseTwice('gc-adopted', 'there-1');
+    // While this writer is held, the worker (which lost a race in appending there-1, so it
+    // looks) appends there-2 and adopts this writer's draft; this writer then finds its
+    // offset in its item.
+    const [waited] = await appendHere('gc-adopted', 'here-2', { ...race, afterDraftLeft: () => appendThere('gc-adopted', 'there-2') });
+    expect(waited?.batchBaseOffsets).toEqual([3]);
+    expect(await records('gc-adopted')).toEqual([[0, 'there-0'], [1, 'here-1'], [2, 'there-1'], [3, 'here-2'], [4, 'there-2']]);
     // Each writer removed its own item once it knew its outcome.
     expect(await partitionItems('gc-adopted', 'W#')).toEqual([]);
-    await expectSoundIndex('gc-adopted', 4);
+    await expectSoundIndex('gc-adopted', 5);
   });
 
   it('never commits a draft twice when its writer crashed after learning its offset and before removing its item', async () => {
     await createTopic('gc-learnt');
-    await appendThere('gc-learnt', 'there-1');
+    await appendThere('gc-learnt', 'there-0'); // the worker's head hint: 1, stale once this process appends
     await appendHere('gc-learnt', 'here-1');
-    await loseNextRace('gc-learnt');
-    await expect(appendHere('gc-learnt', 'here-2', { afterDraftLeft: () => appendThere('gc-learnt', 'there-2'), afterOffsetLearnt: async () => crash() })).rejects.toThrow('injected crash');
-    expect(await partitionItems('gc-learnt', 'W#')).toMatchObject([{ baseOffset: expect.any(Number) }]);
-    // This process still looks for waiting drafts (it lost a race): it must skip the committed one.
+    const race = await loseTwice('gc-learnt', 'there-1');
+    await expect(appendHere('gc-learnt', 'here-2', { ...race, afterDraftLeft: () => appendThere('gc-learnt', 'there-2'), afterOffsetLearnt: async () => crash() })).rejects.toThrow('injected crash');
+    expect(await partitionItems('gc-learnt', 'W#')).toMatchObject([{ baseOffset: 3 }]);
+    // Both instances still look for waiting drafts (each lost a race): they must skip the committed one.
     await appendHere('gc-learnt', 'here-3');
     await appendThere('gc-learnt', 'there-3');
-    const values = (await records('gc-learnt')).map(([, value]) => value);
-    expect(values.sort()).toEqual(['here-1', 'here-2', 'here-3', 'there-1', 'there-2', 'there-3']);
-    await expectSoundIndex('gc-learnt', 6);
+    expect(await records('gc-learnt')).toEqual([[0, 'there-0'], [1, 'here-1'], [2, 'there-1'], [3, 'here-2'], [4, 'there-2'], [5, 'here-3'], [6, 'there-3']]);
+    await expectSoundIndex('gc-learnt', 7);
   });
 
   it('answers an idempotent producer\'s retry of an adopted batch with the offset the adopter gave it', async () => {
     await createTopic('gc-idempotent');
+    await appendThere('gc-idempotent', 'there-0'); // the worker's head hint: 1, stale once this process appends
     const producerId = BigInt((await api(stack.url, 'POST', '/v1/producers')).body.producerId);
     const as = (baseSequence: number) => ({ producerId, producerEpoch: 0, baseSequence });
-    await appendThere('gc-idempotent', 'there-1');
     await appendHere('gc-idempotent', 'seq-0', {}, as(0));
-    await loseNextRace('gc-idempotent');
-    const [first] = await appendHere('gc-idempotent', 'seq-1', { afterDraftLeft: () => appendThere('gc-idempotent', 'there-2') }, as(1));
-    expect(first?.batchBaseOffsets).toEqual([2]);
+    const race = await loseTwice('gc-idempotent', 'there-1');
+    const [first] = await appendHere('gc-idempotent', 'seq-1', { ...race, afterDraftLeft: () => appendThere('gc-idempotent', 'there-2') }, as(1));
+    expect(first?.batchBaseOffsets).toEqual([3]);
+    expect(await partitionItems('gc-idempotent', 'W#')).toEqual([]);
     // The producer never heard back and sends the batch again.
     const [retry] = await appendHere('gc-idempotent', 'seq-1', {}, as(1));
     expect(retry?.batchBaseOffsets).toEqual(first?.batchBaseOffsets);
     expect((await records('gc-idempotent')).filter(([, value]) => value === 'seq-1')).toEqual([[first?.batchBaseOffsets[0], 'seq-1']]);
-    await expectSoundIndex('gc-idempotent', 4);
+    await expectSoundIndex('gc-idempotent', 5);
   });
 });
 
