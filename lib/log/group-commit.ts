@@ -30,6 +30,7 @@ import type { Storage } from '../storage/clients.ts';
 import { cancellationReasons, isThrottle } from '../storage/conditions.ts';
 import { partitionPk } from '../storage/schema.ts';
 import { draftWrites, headHint, headWrite, rememberHead, reportedHead, topicGone, topicIsLive, type CommittedSegment, type LiveTopic, type SegmentDraft } from './commit-writes.ts';
+import { MAX_TRANSACTION_ITEMS } from './commit-groups.ts';
 import { issuedCheck, unissued } from './producer-ids.ts';
 import { judgeProducer, storedStateFromAttributes, type ProducerIdentity } from './producer-state.ts';
 import { commitWaiting, committedBaseOf, leaveDrafts, lookForWaiting, removeWaiting, withdrawDraft, type WaitingDraft } from './waiting-drafts.ts';
@@ -333,16 +334,23 @@ function combine(pending: readonly Own[], waiting: readonly WaitingDraft[], notA
   const ownSks = new Set(pending.flatMap((own) => (own.waiting === undefined ? [] : [own.waiting.sk])));
   const producers = new Set<bigint>(pending.flatMap((own) => (own.draft.producer === undefined ? [] : [own.draft.producer.producerId])));
   const members: Member[] = pending.map((own) => ({ draft: own.draft, own, createdAtMs: own.waiting?.createdAtMs ?? now, ...(own.waiting === undefined ? {} : { waitingSk: own.waiting.sk }) }));
+  // DynamoDB's 100 items: the topic check, the head and the issued check, then per draft its entry, producer state and waiting item.
+  let budget = MAX_TRANSACTION_ITEMS - 3 - members.reduce((n, m) => n + itemsOfMember(m), 0);
   let adopted = 0;
   for (const w of waiting) {
-    if (adopted >= SEQUENCER.maxAdoptedDrafts) break;
+    if (adopted >= SEQUENCER.maxAdoptedDrafts || budget < 3) break;
     if (ownSks.has(w.sk) || w.baseOffset !== undefined || w.expiresAtMs <= now || notAdoptable.has(w.sk)) continue;
     const producer = w.draft.producer;
     if (producer !== undefined && (producer.firstSequence === 0 || producers.has(producer.producerId))) continue;
     if (producer !== undefined) producers.add(producer.producerId);
     members.push({ draft: w.draft, waitingSk: w.sk, createdAtMs: w.createdAtMs });
+    budget -= 3;
     adopted++;
   }
   // Oldest first; the sort is stable, so this process's drafts keep their queue order.
   return members.sort((a, b) => a.createdAtMs - b.createdAtMs);
+}
+
+function itemsOfMember(member: Member): number {
+  return 1 + (member.draft.producer === undefined ? 0 : 1) + (member.waitingSk === undefined ? 0 : 1);
 }

@@ -15,6 +15,9 @@
  *   writer A:  PUT obj-A ──► TX(head 40→42, S#41→obj-A) ✓ ──► ack [40,41]
  *   writer B:  PUT obj-B ──► TX(head 40→43, …) ✗ head=42 ──► TX(head 42→45, S#44→obj-B) ✓ ──► ack
  *
+ * Single-partition commits go through group commit instead (group-commit.ts): the same
+ * transaction, carrying every draft waiting for the partition.
+ *
  * A crash before the transaction leaves an unreferenced object (collected as an orphan);
  * a crash after it leaves a committed, unacknowledged append, which the producer's retry
  * may duplicate, as with a Kafka producer without idempotence.
