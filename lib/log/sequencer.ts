@@ -33,7 +33,8 @@ import { partitionPk } from '../storage/schema.ts';
 import { issuedCheck, unissued as unissuedId } from './producer-ids.ts';
 import { judgeProducer, storedStateFromAttributes, type ProducerIdentity } from './producer-state.ts';
 import { draftWrites, headHint, headWrite, rememberHead, reportedHead, topicGone, topicIsLive, type CommittedSegment, type HeadHint, type LiveTopic, type SegmentDraft } from './commit-writes.ts';
-import { commitCombining, type GroupCommitHooks } from './group-commit.ts';
+import { commitCombining } from './commit-queue.ts';
+import type { GroupCommitHooks } from './group-commit.ts';
 
 export type { ProducerIdentity } from './producer-state.ts';
 export type { CommittedSegment, LiveTopic, SegmentDraft } from './commit-writes.ts';
