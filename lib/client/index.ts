@@ -23,3 +23,4 @@ export {
 export * from './types.ts';
 export { SluiceError, ERROR_TABLE, type ErrorName } from '../errors.ts';
 export { partitionForKey } from '../log/partitioner.ts';
+export { hotPartitions } from './hot-partitions.ts';
