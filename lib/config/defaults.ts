@@ -201,7 +201,7 @@ export const PRODUCE_RATES = {
   windowMs: 60_000,
   /** Counts are kept per bucket of this length, one DynamoDB item per partition and bucket. */
   bucketMs: 10_000,
-  /** An instance writes its counts of a partition at most this often (and when a bucket ends). */
+  /** An instance writes its counts of a partition at most this often (and when a bucket ends); SLUICE_PRODUCE_RATE_FLUSH_MS overrides it. */
   flushIntervalMs: 5_000,
 } as const;
 

@@ -23,6 +23,7 @@
  * default) costs nothing.
  */
 import { BACKPRESSURE } from '../config/defaults.ts';
+import { durationFromEnv } from '../config/env.ts';
 import { SluiceError } from '../errors.ts';
 import { offsetsPk, topicOffsetsPk } from '../groups/schema.ts';
 import type { Storage } from '../storage/clients.ts';
@@ -94,12 +95,6 @@ export async function readTopicLag(storage: Storage, topic: TopicItem): Promise<
 /** Per instance: topicId → the last reading and when it goes stale. */
 const cache = new Map<string, { expiresAtMs: number; reading: Promise<GroupLag | undefined> }>();
 
-function cacheMs(env: NodeJS.ProcessEnv): number {
-  const text = env.SLUICE_BACKPRESSURE_LAG_CACHE_MS?.trim();
-  const value = text === undefined || text === '' ? Number.NaN : Number(text);
-  return Number.isSafeInteger(value) && value >= 0 ? value : BACKPRESSURE.lagCacheMs;
-}
-
 /**
  * Refuses a produce with a retriable THROTTLING_QUOTA_EXCEEDED while some group lags `topic`
  * by more than its `sluice.backpressure.max.lag.records`; returns at once when that is -1.
@@ -107,7 +102,7 @@ function cacheMs(env: NodeJS.ProcessEnv): number {
 export async function checkBackpressure(storage: Storage, topic: TopicItem, nowMs = Date.now(), env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const maxLagRecords = topic.configs['sluice.backpressure.max.lag.records'];
   if (maxLagRecords === undefined || maxLagRecords < 0) return;
-  const periodMs = cacheMs(env);
+  const periodMs = durationFromEnv('SLUICE_BACKPRESSURE_LAG_CACHE_MS', BACKPRESSURE.lagCacheMs, env);
   let entry = cache.get(topic.topicId);
   if (entry === undefined || entry.expiresAtMs <= nowMs) {
     const reading = readTopicLag(storage, topic);

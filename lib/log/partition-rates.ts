@@ -18,6 +18,7 @@
  */
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { PRODUCE_RATES } from '../config/defaults.ts';
+import { durationFromEnv } from '../config/env.ts';
 import { log } from '../observability/logger.ts';
 import type { Storage } from '../storage/clients.ts';
 import { TTL_ATTRIBUTE } from '../storage/provision.ts';
@@ -49,7 +50,8 @@ export function ratesPk(topicId: string): string {
   return `RATE#${topicId}`;
 }
 
-function bucketSk(bucketStartMs: number, partition: number): string {
+/** The sort key of a partition's counters for one bucket. */
+export function bucketSk(bucketStartMs: number, partition: number): string {
   return `${bucketStartMs.toString().padStart(13, '0')}#${partition.toString().padStart(6, '0')}`;
 }
 
@@ -72,7 +74,8 @@ const pending = new Map<string, { topicId: string; partition: number; lastFlushM
  * partition whose flush is due. Never throws: the records are already acknowledged-to-be,
  * and a lost counter write only makes a rate read low (its sums stay for the next flush).
  */
-export async function recordProduced(storage: Storage, topic: TopicItem, counts: readonly AppendedCounts[], nowMs = Date.now()): Promise<void> {
+export async function recordProduced(storage: Storage, topic: TopicItem, counts: readonly AppendedCounts[], nowMs = Date.now(), env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const flushIntervalMs = durationFromEnv('SLUICE_PRODUCE_RATE_FLUSH_MS', PRODUCE_RATES.flushIntervalMs, env);
   const bucket = bucketStart(nowMs);
   const due: Array<Promise<void>> = [];
   for (const c of counts) {
@@ -88,7 +91,7 @@ export async function recordProduced(storage: Storage, topic: TopicItem, counts:
     sums.bytes += c.bytes;
     entry.buckets.set(bucket, sums);
     const ended = [...entry.buckets.keys()].some((b) => b < bucket);
-    if (ended || nowMs - entry.lastFlushMs >= PRODUCE_RATES.flushIntervalMs) due.push(flush(storage, entry, nowMs));
+    if (ended || nowMs - entry.lastFlushMs >= flushIntervalMs) due.push(flush(storage, entry, nowMs));
   }
   await Promise.all(due);
 }
