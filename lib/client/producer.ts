@@ -362,8 +362,10 @@ export class Producer {
 
   /** Wakes at the earliest maxBlockMs deadline of the waiting sends. */
   private armBlockTimer(): void {
-    if (this.blockTimer !== undefined || this.queue.length === 0) return;
-    const deadlineMs = Math.min(...this.queue.map((item) => item.nowMs + this.options.maxBlockMs));
+    const head = this.queue[0];
+    if (this.blockTimer !== undefined || head === undefined) return;
+    // Sends queue in call order, so the head's deadline is the earliest.
+    const deadlineMs = head.nowMs + this.options.maxBlockMs;
     this.blockTimer = setTimeout(() => {
       this.blockTimer = undefined;
       this.expireBlockedSends();

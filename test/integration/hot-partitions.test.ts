@@ -6,6 +6,7 @@ import { bucketSk, bucketStart, ratesPk, recordProduced, readProduceRates } from
 import { getTopic } from '../../lib/log/topics.ts';
 import type { Storage } from '../../lib/storage/clients.ts';
 import { api, startTestStack } from '../support/stack.ts';
+import { runCli } from '../cli/cli-runner.ts';
 
 // Handlers run in this process: short periods keep the waits of this file under a second.
 process.env.SLUICE_BACKPRESSURE_LAG_CACHE_MS = '300';
@@ -57,6 +58,13 @@ describe('produce rates', () => {
     expect(rates[0].bytesPerSecond).toBeGreaterThan(rates[1].bytesPerSecond);
     expect(rates[3].bytesPerSecond).toBe(0);
     expect(hotPartitions(res.body)).toEqual([0]);
+    // The CLI marks it: partition 0 is over twice the mean (135 / 4 records per window).
+    const cli = await runCli(['topics', 'describe', 'clicks'], stack.url);
+    expect(cli.code).toBe(0);
+    const rows = cli.stdout.split('\n').filter((line) => /^\d+\s/.test(line));
+    expect(rows.map((row) => row.trimEnd().endsWith('HOT'))).toEqual([true, false, false, false]);
+    expect(cli.stdout).toContain('RECORDS/S');
+    expect(cli.stdout).toContain('1 hot partition (over twice the mean records/s of the last minute)');
   });
 
   it('writes one counter item per instance and partition per flush interval, not one per request (1,000 requests)', async () => {
