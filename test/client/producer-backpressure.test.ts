@@ -127,9 +127,15 @@ describe('Lag-driven backpressure end to end', () => {
     const producer = sluice.producer({ retries: 100, lingerMs: 0 });
     const values = Array.from({ length: 200 }, (_, i) => `c${i}`);
 
+    const send = (i: number) => producer.send({ topic: 'ad-clicks', messages: values.slice(i, i + 20).map((value, j) => ({ key: `ad-${(i + j) % 2}`, value })) });
+    // The group handles and commits the first 20, then stops (a group counts once it has committed).
+    await send(0);
+    const committed = async () => (await sluice.admin().describeGroup('aggregator')).partitions.reduce((n, p) => n + (p.committedOffset ?? 0), 0);
+    await until(async () => (await committed()) >= 20, 'the group to commit its first 20 records');
+
     // Act
     const producing = (async () => {
-      for (let i = 0; i < values.length; i += 20) await producer.send({ topic: 'ad-clicks', messages: values.slice(i, i + 20).map((value, j) => ({ key: `ad-${(i + j) % 2}`, value })) });
+      for (let i = 20; i < values.length; i += 20) await send(i);
     })();
     await until(() => producer.stats().throttledRequests > 0, 'the producer to be throttled');
     const highWatermark = async () => (await sluice.admin().describeTopic('ad-clicks')).partitions.reduce((n, p) => n + p.highWatermark, 0);

@@ -61,7 +61,7 @@ describe('produce rates', () => {
     // The CLI marks it: partition 0 is over twice the mean (135 / 4 records per window).
     const cli = await runCli(['topics', 'describe', 'clicks'], stack.url);
     expect(cli.code).toBe(0);
-    const rows = cli.stdout.split('\n').filter((line) => /^\d+\s/.test(line));
+    const rows = cli.stdout.split('\n').filter((line) => /^\d+\s+\d+\s+\d+\s/.test(line));
     expect(rows.map((row) => row.trimEnd().endsWith('HOT'))).toEqual([true, false, false, false]);
     expect(cli.stdout).toContain('RECORDS/S');
     expect(cli.stdout).toContain('1 hot partition (over twice the mean records/s of the last minute)');
