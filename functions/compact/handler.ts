@@ -3,6 +3,7 @@ import { compactAll, compactTopicPartition, type PartitionReport } from '../../l
 import { partitionRequested } from '../../lib/retention/invocation.ts';
 import { log } from '../../lib/observability/logger.ts';
 import { publishMetrics } from '../../lib/observability/metrics.ts';
+import { publishConsumerLag } from '../../lib/observability/consumer-lag.ts';
 
 /** Time kept back from the Lambda timeout for the last partition in progress. */
 const SAFETY_MARGIN_MS = 2 * 60 * 1000;
@@ -24,5 +25,9 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
       { name: 'OrphansDeleted' as const, value: p.deletedOrphans, topic: p.topic },
     ]),
   );
+  if (request === undefined) {
+    // Lag is an operator's figure, not compaction's work: a failed reading must not fail the pass.
+    await publishConsumerLag(storage).catch((error: unknown) => log().warn('consumer lag not published', { error }));
+  }
   return { partitions };
 }

@@ -64,7 +64,7 @@ export function mostLagging(heads: readonly PartitionState[], groups: readonly G
 }
 
 /** Every group's committed offsets on this incarnation of the topic (at most BACKPRESSURE.maxGroups groups). */
-async function readGroupPositions(storage: Storage, topic: TopicItem): Promise<GroupPositions[]> {
+export async function readGroupPositions(storage: Storage, topic: TopicItem): Promise<GroupPositions[]> {
   const names: string[] = [];
   for await (const page of queryPages<{ group: string }>(storage, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': topicOffsetsPk(topic.topicId) } })) {
     names.push(...page.map((i) => i.group));
