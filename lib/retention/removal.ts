@@ -67,7 +67,7 @@ const MAX_ENTRIES_PER_CUT = 5_000;
 const MAX_PAGE_SIZE = 1_000;
 /** BatchWriteItem takes 25 requests (an AWS limit); this many are in flight at once. */
 const BATCH_WRITE_ITEMS = 25;
-const BATCH_WRITE_CONCURRENCY = 4;
+const BATCH_WRITE_CONCURRENCY = 8;
 /** DeleteObjects takes at most 1,000 keys (an AWS limit). */
 const DELETE_OBJECTS_KEYS = 1_000;
 
