@@ -37,9 +37,9 @@ export interface CompactionHooks extends RemovalHooks {
  * and, with `entriesFrom` (the lowest last offset among the entries the transaction
  * rewrites), those entries required to be still in the log, not cut by retention
  * (removedBelowOffset, lib/retention/removal.ts): their sizes are counted only there.
+ * Every caller adjusts at least one size.
  */
 export function adjustHead(tableName: string, pk: string, change: { bytes?: number; segments?: number; entriesFrom?: number }) {
-  // Every caller adjusts at least one size.
   const names: Record<string, string> = {};
   const values: Record<string, number> = {};
   const adds: string[] = [];
