@@ -216,9 +216,13 @@ export function costModel(row: ScaleRow): Array<[string, string, string]> {
   lines.push(['API Gateway HTTP API (1 MiB = 2 metered requests)', ((4 * requests) / 1e6) * PRICES.httpApiPerMillion, 'produce/consume']);
 
   const visitsPerMonth = partitions * (month / 300);
-  // Every visit of this workload is the steady one: retention cuts and releases 300 segments.
-  const perVisit = row.steady.wru * PRICES.dynamoWritePerMillion + row.steady.rru * PRICES.dynamoReadPerMillion;
-  lines.push([`compaction: a visit every 5 min per partition (measured: ${row.steady.wru} WRU, ${row.steady.rru} RRU; cuts ${row.steady.cut}, releases ${row.steady.released})`, (visitsPerMonth * perVisit) / 1e6, 'compaction']);
+  // Every visit of this workload is the steady one: retention cuts and releases 300 segments
+  // (300 s of one segment a second). The counted visit's removal writes are scaled to that, as
+  // it may have released two visits' cuts at once (a grace that ended just after a visit).
+  const removalWru = ((row.steady.wru - row.nothingDue.wru) * 300) / Math.max(1, row.steady.released);
+  const wru = row.nothingDue.wru + removalWru;
+  const perVisit = wru * PRICES.dynamoWritePerMillion + row.steady.rru * PRICES.dynamoReadPerMillion;
+  lines.push([`compaction: a visit every 5 min per partition, cutting and releasing 300 segments (${wru.toFixed(0)} WRU, ${row.steady.rru} RRU)`, (visitsPerMonth * perVisit) / 1e6, 'compaction']);
   const listsPerSweep = Math.ceil(entriesPerPartition / 1000);
   lines.push(['compaction: orphan sweep LISTs (one sweep a day)', ((partitions * 30 * listsPerSweep) / 1000) * PRICES.s3PutListPer1000, 'compaction']);
   // Each sweep step streams the index once (eventually consistent: 8 KB per RRU, ~300 B per entry).
