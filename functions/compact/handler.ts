@@ -17,7 +17,7 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
   const remainingMs = context?.getRemainingTimeInMillis?.();
   const budget = remainingMs === undefined ? {} : { budgetMs: Math.max(0, remainingMs - SAFETY_MARGIN_MS) };
   const partitions = request === undefined ? await compactAll(storage, budget) : [await compactTopicPartition(storage, request.topic, request.partition)];
-  const worked = partitions.filter((p) => p.ran && (p.removedSegments || p.mergedRuns || p.deletedObjects || p.deletedOrphans));
+  const worked = partitions.filter((p) => p.ran && (p.removedSegments || p.releasedSegments || p.mergedRuns || p.deletedObjects || p.deletedOrphans));
   log().info('compaction finished', { partitions: worked });
   publishMetrics(
     worked.flatMap((p) => [

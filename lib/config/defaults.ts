@@ -176,9 +176,7 @@ export const COMPACTION = {
   retentionCheckIntervalMs: 5 * 60 * 1000,
   /** Index entries read per page by retention (it stops at the first page with an entry it keeps). */
   retentionPageSize: 100,
-  /** Produce asks for compaction every this many segments once a partition has at least this many. */
-  triggerSegments: 64,
-  /** Produce asks for compaction when a partition's stored bytes cross a multiple of this. */
+  /** Produce asks for key compaction of a compacted topic's partition each time it grows by this (lib/retention/trigger.ts). */
   triggerBytes: 256 * 1024 * 1024,
 } as const;
 
