@@ -54,8 +54,9 @@ describe('consumer.run({ retry })', () => {
   it('processes keys that fail twice exactly once each, through .retry.1 and .retry.2, never before each delay', async () => {
     // Prepare
     await createTopic(stack.url, 'payments', 2);
-    const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
-    const flaky = new Set(['k3', 'k11', 'k20', 'k27']);
+    const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+    // k3 and k2 land on different partitions (murmur2), so both retry partitions are exercised.
+    const flaky = new Set(['k3', 'k2']);
     await produceKeys('payments', keys);
     const attempts: Attempt[] = [];
     const failures = new Map<string, number>();
