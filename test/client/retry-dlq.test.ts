@@ -206,6 +206,27 @@ describe('consumer.run({ retry })', () => {
   });
 });
 
+describe('Function: checkRetryPolicy (through run)', () => {
+  it.each([
+    [{ delaysMs: [100, -1] }, 'INVALID_CONFIG', /retry.delaysMs must be an array of non-negative integers \(ms\), got \[100,-1\]/],
+    [{ delaysMs: 1000 }, 'INVALID_CONFIG', /retry.delaysMs must be an array/],
+    [{ delaysMs: [], deadLetterTopic: 'no spaces' }, 'INVALID_CONFIG', /retry.deadLetterTopic must be a topic name, got "no spaces"/],
+    [{ delaysMs: [], isRetriable: true }, 'INVALID_CONFIG', /retry.isRetriable must be a function, got boolean/],
+  ])('refuses run({ retry: %j }) before joining', async (retry, code, message) => {
+    const consumer = sluice.consumer({ groupId: 'never-joins', ...TIMINGS });
+    consumer.subscribe({ topic: 'payments' });
+    await expect(consumer.run({ eachMessage: () => {}, retry: retry as never })).rejects.toMatchObject({ code, message: expect.stringMatching(message) });
+    expect(consumer.memberId).toBeUndefined();
+  });
+
+  it('refuses retry with eachBatch, and an unknown retry option with a TypeError', async () => {
+    const consumer = sluice.consumer({ groupId: 'never-joins', ...TIMINGS });
+    consumer.subscribe({ topic: 'payments' });
+    await expect(consumer.run({ eachBatch: () => {}, retry: { delaysMs: [] } })).rejects.toMatchObject({ code: 'INVALID_REQUEST', message: expect.stringContaining('run({ retry }) takes eachMessage') });
+    await expect(consumer.run({ eachMessage: () => {}, retry: { delaysMs: [], attempts: 3 } as never })).rejects.toThrow(TypeError);
+  });
+});
+
 describe('Class: Consumer', () => {
   it('pauses a partition at a record not due yet and hands it out again when due, while other partitions carry on', async () => {
     // Prepare
