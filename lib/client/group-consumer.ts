@@ -119,7 +119,15 @@ export class GroupConsumer {
     if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'The consumer is already running');
     if (this.topics.length === 0) throw new SluiceError('INVALID_REQUEST', 'Nothing subscribed: call subscribe({ topics }) before run()');
     const { onPartitionsAssigned: _a, onPartitionsRevoked: _r, onPartitionsLost: _l, retry, ...handlers } = config;
-    this.retryRouter = retry === undefined ? undefined : await RetryRouter.start(retry, handlers, this.topics, this.admin, () => this.forwardingProducer());
+    if (retry !== undefined) {
+      const router = await RetryRouter.start(retry, handlers, this.topics, this.admin, () => this.forwardingProducer());
+      // Another run() may have started while the retry topics were being created.
+      if ((this.state as State) !== 'idle') {
+        await router.close();
+        throw new SluiceError('INVALID_REQUEST', 'The consumer is already running');
+      }
+      this.retryRouter = router;
+    } else this.retryRouter = undefined;
     // autoCommitThreshold: also commit once this many records were processed since the last commit.
     let sinceCommit = 0;
     const lastProgress = new Map<TpKey, number>();
