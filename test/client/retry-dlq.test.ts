@@ -183,6 +183,7 @@ describe('consumer.run({ retry })', () => {
     lines.on('line', (line) => handled.push((JSON.parse(line) as { value: string }).value));
     const signal = await new Promise((resolve) => child.on('exit', (_code, s) => resolve(s)));
     const committedAtCrash = await sluice.admin().fetchOffsets(group, { topics: [topic] });
+    const forwardsAtCrash = await readAll(stack.url, `${topic}.retry.1`, 0);
     // A fresh member of the group takes over once the dead one's session has expired.
     const consumer = await member(group, topic, {
       retry: { delaysMs: [200] },
@@ -201,8 +202,11 @@ describe('consumer.run({ retry })', () => {
     expect(new Set(handled)).toEqual(new Set(keys));
     const forwards = await readAll(stack.url, `${topic}.retry.1`, 0);
     expect(forwards.every((f) => f.key === 'c5' && f.headers['sluice.original.offset'] === '5' && f.headers['sluice.attempt'] === '1')).toBe(true);
-    // A forward repeated by the crash is visible as a second copy with the same origin and attempt.
-    expect(forwards).toHaveLength(mode === 'after-forward' ? 2 : 1);
+    // The crash came before the forward landed, or right after; the new member forwarded c5 again:
+    // a repeat is visible as a second copy with the same origin and attempt. (More copies only if
+    // the new member itself lost its partition on a loaded machine: at least once.)
+    expect(forwardsAtCrash).toHaveLength(mode === 'after-forward' ? 1 : 0);
+    expect(forwards.length).toBeGreaterThanOrEqual(forwardsAtCrash.length + 1);
   });
 });
 
