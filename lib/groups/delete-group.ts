@@ -100,12 +100,13 @@ export async function deleteGroup(storage: Storage, group: string, clock: () => 
           ],
         }),
       );
+      forgetRetention(group);
+      return;
     } catch (error) {
       if (cancellationReasons(error) === undefined) throw error;
-      // Another DeleteGroups took the hold over (ours had lapsed, or it ran at the same time): it finishes.
-      throw new SluiceError('GROUP_ID_NOT_FOUND', `Group ${JSON.stringify(group)} was deleted by a concurrent request`);
+      // The hold is no longer ours: a concurrent DeleteGroups took it over, or it lapsed and a
+      // member joined. Read again: the group is gone, non-empty, or ours to hold once more.
+      if (attempt >= HOLD_ATTEMPTS) throw new SluiceError('THROTTLING_QUOTA_EXCEEDED', `Group ${group} kept changing while it was being deleted; retry`, { retryAfterSeconds: 1 });
     }
-    forgetRetention(group);
-    return;
   }
 }
