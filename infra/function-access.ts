@@ -51,6 +51,9 @@ export interface FunctionAccess {
  *            its transactions hold Put (META, member, registry, offsets), Delete (expired
  *            members) and ConditionCheck (the committing member's epoch and assignment, an
  *            empty group's version) items, the last authorized as ConditionCheckItem;
+ *            UpdateItem (a deletion's hold on META, an offset's re-stamped TTL),
+ *            BatchWriteItem (DeleteGroups removing members and offsets), PutItem (the
+ *            retention marker);
  *            s3:GetObject (byte ranges, when a reset to a timestamp looks the offset up),
  *            and s3:ListBucket for the same reason as fetch: lookupOffset skips an object
  *            retention removed by its 404, which without ListBucket would be a 403 that
@@ -94,11 +97,13 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
   groups: {
     table: [
       'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
       'dynamodb:ConditionCheckItem',
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
+      'dynamodb:UpdateItem',
     ],
     bucket: ['s3:ListBucket'],
     objects: ['s3:GetObject'],
