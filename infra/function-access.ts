@@ -58,8 +58,9 @@ export interface FunctionAccess {
  *            and s3:ListBucket for the same reason as fetch: lookupOffset skips an object
  *            retention removed by its 404, which without ListBucket would be a 403 that
  *            fails the reset
- *   compact  Query (index, pending deletes, listTopics), GetItem (getTopic, head),
- *            BatchGetItem (readHeads), PutItem (lease), UpdateItem (head stamp, re-tagged
+ *   compact  Query (index, pending deletes, listTopics, committed offsets for lag),
+ *            GetItem (getTopic, head), BatchGetItem (readHeads), BatchWriteItem (releasing
+ *            cut index entries), PutItem (lease), UpdateItem (head stamp and cut, re-tagged
  *            entry), DeleteItem (lease release, done pending delete); the Update, Delete
  *            and Put items of its transactions need no more than those;
  *            s3:ListBucket for ListObjectsV2 (orphans, dead incarnations), only under
@@ -109,7 +110,7 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
     objects: ['s3:GetObject'],
   },
   compact: {
-    table: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    table: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     bucket: ['s3:ListBucket'],
     listPrefix: DATA_PREFIX,
     objects: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
