@@ -40,7 +40,10 @@ export interface FunctionAccess {
  *            s3:PutObjectTagging, which S3 also requires of a PutObject that sets `Tagging`
  *            (the lifecycle expiry tag); s3:DeleteObject (DeleteObjects of a refused
  *            request's objects); UpdateItem (produce-rate counters), Query and BatchGetItem
- *            (a topic's group offsets and heads, for lag-driven backpressure)
+ *            (a topic's group offsets and heads, for lag-driven backpressure); group
+ *            commit's waiting drafts: BatchWriteItem (leave them, remove them), Query (look
+ *            for them), DeleteItem (withdraw one); the transaction's Update of an adopted
+ *            draft needs UpdateItem
  *   fetch    GetItem (getTopic, head), Query (index), BatchGetItem (a long poll's head and
  *            topic, once a second); s3:GetObject (byte ranges), and
  *            s3:ListBucket because without it S3 answers a missing key with 403 instead of
@@ -86,7 +89,16 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
     objects: ['s3:DeleteObject'],
   },
   produce: {
-    table: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    table: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ],
     bucket: [],
     objects: ['s3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'],
   },
