@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { SluiceError } from '../errors.ts';
 import { log } from '../observability/logger.ts';
-import { publishMetrics } from '../observability/metrics.ts';
+import { drainTallied, publishMetrics } from '../observability/metrics.ts';
 import { requestMetrics } from '../observability/request-metrics.ts';
 import { sharedStorage, type Storage } from '../storage/clients.ts';
 import { requestFromEvent, type HttpRequest } from './request.ts';
@@ -37,7 +37,7 @@ export function createHandler<F extends FunctionName>(fn: F, operations: Record<
     } catch (error) {
       response = errorResponse(error, (entry) => logger.error(String(entry.message), entry));
     }
-    if (route !== undefined && request !== undefined) publishMetrics(requestMetrics(route.name, request, response, Date.now() - startedAtMs));
+    if (route !== undefined && request !== undefined) publishMetrics([...requestMetrics(route.name, request, response, Date.now() - startedAtMs), ...drainTallied()]);
     else if (response.status === 429) publishMetrics([{ name: 'Throttled', value: 1 }]);
     return render(response);
   };

@@ -33,6 +33,7 @@ import { MAX_TRANSACTION_ITEMS } from './commit-groups.ts';
 import { issuedCheck, unissued } from './producer-ids.ts';
 import { judgeProducer, storedStateFromAttributes, type ProducerIdentity } from './producer-state.ts';
 import { commitWaiting, committedBaseOf, leaveDrafts, lookForWaiting, removeWaiting, withdrawDraft, type WaitingDraft } from './waiting-drafts.ts';
+import { tally } from '../observability/metrics.ts';
 
 /** Test seams for crash injection between the steps of a group commit. */
 export interface GroupCommitHooks {
@@ -184,6 +185,7 @@ export async function commitBatch(storage: Storage, topic: LiveTopic, pk: string
         }
       }
       if (!lostRace) continue;
+      tally('AppendConflicts', { topic: topic.name });
       contendedUntil.set(pk, Date.now() + SEQUENCER.contentionMemoryMs);
       await hooks.afterLostRace?.();
       // One lost race is often only a stale head hint (another instance appended since):

@@ -35,6 +35,7 @@ import { judgeProducer, storedStateFromAttributes, type ProducerIdentity } from 
 import { draftWrites, headHint, headWrite, rememberHead, reportedHead, topicGone, topicIsLive, type CommittedSegment, type HeadHint, type LiveTopic, type SegmentDraft } from './commit-writes.ts';
 import { commitCombining } from './commit-queue.ts';
 import type { GroupCommitHooks } from './group-commit.ts';
+import { tally } from '../observability/metrics.ts';
 
 export type { ProducerIdentity } from './producer-state.ts';
 export type { CommittedSegment, LiveTopic, SegmentDraft } from './commit-writes.ts';
@@ -112,6 +113,7 @@ export async function commitSegments(storage: Storage, topic: LiveTopic, drafts:
       let learned = false;
       for (const { slot, item } of failed) {
         if (slot.kind === 'head') {
+          tally('AppendConflicts', { topic: topic.name });
           // Learn the winner's head from the failed condition; conflicts keep what we had.
           const head = reportedHead(item);
           heads[slot.draft] = head;

@@ -133,3 +133,24 @@ export function consumerLagData(lags: readonly GroupTopicLag[], limit = MAX_GROU
   const ordered = [...lags].sort((a, b) => b.lagRecords - a.lagRecords || a.group.localeCompare(b.group) || a.topic.localeCompare(b.topic));
   return ordered.slice(0, limit).map((l) => ({ name: 'ConsumerLagRecords', value: l.lagRecords, group: l.group, topic: l.topic }));
 }
+
+/** Events counted deep inside an operation, published with the request they happened in. */
+const tallied = new Map<string, { name: MetricName; topic?: string; group?: string; value: number }>();
+
+/**
+ * Counts an event (an append conflict, a rebalance) for the next publishTallied, without an
+ * EMF line per event: the request handler publishes the sums with its own metrics.
+ */
+export function tally(name: MetricName, where: { topic?: string; group?: string } = {}, value = 1): void {
+  const key = JSON.stringify([name, where.topic ?? null, where.group ?? null]);
+  const entry = tallied.get(key);
+  if (entry !== undefined) entry.value += value;
+  else tallied.set(key, { name, value, ...(where.topic === undefined ? {} : { topic: where.topic }), ...(where.group === undefined ? {} : { group: where.group }) });
+}
+
+/** The sums tallied since the last call, as data to publish; clears them. */
+export function drainTallied(): MetricDatum[] {
+  const data = [...tallied.values()];
+  tallied.clear();
+  return data;
+}
