@@ -21,7 +21,7 @@ import { Sluice, type GroupConsumer } from '../lib/client/index.ts';
 import { assign } from '../lib/groups/assignors.ts';
 import { newGroupMeta } from '../lib/groups/reconcile.ts';
 import type { Member as GroupMember } from '../lib/groups/schema.ts';
-import { memberToItem, metaToItem } from '../lib/groups/store.ts';
+import { memberToItem, metaItems } from '../lib/groups/store.ts';
 import { sharedStorage } from '../lib/storage/clients.ts';
 import type { LocalStack } from '../local/stack.ts';
 
@@ -201,7 +201,7 @@ export async function benchHeartbeatScaling(stack: LocalStack, sizes: readonly n
       const result = await next(args);
       const consumed = (result.output as { ConsumedCapacity?: { ReadCapacityUnits?: number; WriteCapacityUnits?: number; CapacityUnits?: number } | Array<{ CapacityUnits?: number }> }).ConsumedCapacity;
       for (const c of Array.isArray(consumed) ? consumed : consumed === undefined ? [] : [consumed]) {
-        if (name === 'QueryCommand' || name === 'GetCommand' || name === 'GetItemCommand') readUnits += c.CapacityUnits ?? 0;
+        if (name === 'QueryCommand' || name === 'GetCommand' || name === 'GetItemCommand' || name === 'BatchGetCommand') readUnits += c.CapacityUnits ?? 0;
         else writeUnits += c.CapacityUnits ?? 0;
       }
       return result;
@@ -216,11 +216,14 @@ export async function benchHeartbeatScaling(stack: LocalStack, sizes: readonly n
       const ids = Array.from({ length: size }, (_, i) => `member-${i}-${randomBytes(8).toString('hex')}`);
       const target = assign('uniform', { subscriptions: new Map(ids.map((id) => [id, [topic]])), partitionCounts: new Map([[topic, 1000]]), current: new Map() });
       const nowMs = Date.now();
-      const meta = { ...newGroupMeta(group), groupEpoch: 1, assignmentEpoch: 1, topics: [{ name: topic, topicId: created.topicId, partitions: 1000 }], target, sessionTimeoutMs: 300_000, version: 1 };
-      await stack.storage.ddb.send(new PutCommand({ TableName: stack.storage.env.tableName, Item: metaToItem(meta) }));
+      const meta = {
+        ...newGroupMeta(group), groupEpoch: 1, assignmentEpoch: 1, topics: [{ name: topic, topicId: created.topicId, partitions: 1000 }], target, sessionTimeoutMs: 300_000,
+        subscribedNames: [topic], nextSweepAtMs: nowMs + 300_000, version: 1,
+      };
+      for (const Item of metaItems(meta)) await stack.storage.ddb.send(new PutCommand({ TableName: stack.storage.env.tableName, Item }));
       const members: GroupMember[] = ids.map((memberId) => ({
         memberId, memberEpoch: 1, previousMemberEpoch: 0, subscribedTopics: [topic], assignor: 'uniform', assigned: target.get(memberId) ?? [], revoking: [],
-        revokeDeadlineMs: 0, rebalanceTimeoutMs: 300_000, fenced: false, assignmentVersion: 1, expiresAtMs: nowMs + 300_000, lastHeartbeatMs: nowMs, joinedAtMs: nowMs,
+        revokeDeadlineMs: 0, rebalanceTimeoutMs: 300_000, fenced: false, atTarget: true, assignmentVersion: 1, expiresAtMs: nowMs + 300_000, lastHeartbeatMs: nowMs, joinedAtMs: nowMs,
       }));
       for (let i = 0; i < members.length; i += 25) {
         const RequestItems = { [stack.storage.env.tableName]: members.slice(i, i + 25).map((m) => ({ PutRequest: { Item: memberToItem(group, m) } })) };
