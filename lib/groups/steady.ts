@@ -30,7 +30,7 @@ export function steadyHeartbeat(meta: GroupMeta | undefined, member: Member | un
   if (meta === undefined || member === undefined || nowMs >= meta.nextSweepAtMs) return undefined;
   if (!isLive(member, nowMs) || member.atTarget !== true || member.revoking.length > 0) return undefined;
   if (member.memberEpoch !== request.memberEpoch || member.memberEpoch !== meta.assignmentEpoch) return undefined;
-  if (request.instanceId !== member.instanceId) return undefined;
+  if (request.instanceId !== undefined && request.instanceId !== member.instanceId) return undefined;
   if (request.subscribedTopics !== undefined && !sameNames(request.subscribedTopics, member.subscribedTopics)) return undefined;
   if (request.subscribedTopicRegex !== undefined && (request.subscribedTopicRegex === '' ? undefined : request.subscribedTopicRegex) !== member.subscribedRegex) return undefined;
   if (request.assignor !== undefined && request.assignor !== member.assignor) return undefined;
