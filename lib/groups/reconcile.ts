@@ -139,6 +139,7 @@ export function newGroupMeta(group: string): GroupMeta {
     subscribedNames: [],
     subscribedRegexes: [],
     nextSweepAtMs: NO_SWEEP_MS,
+    emptySinceMs: 0,
     targetVersion: 0,
     version: 0,
   };
@@ -177,7 +178,8 @@ function nextSweepAt(items: readonly Member[]): number {
 }
 
 /** META's unions of the live members' subscriptions and its sweep time, for a META write. */
-function settle(meta: GroupMeta, live: readonly Member[], items: readonly Member[]): GroupMeta {
+function settle(meta: GroupMeta, live: readonly Member[], items: readonly Member[], nowMs: number): GroupMeta {
+  meta.emptySinceMs = live.length > 0 ? 0 : meta.emptySinceMs === 0 ? nowMs : meta.emptySinceMs;
   meta.subscribedNames = [...new Set(live.flatMap((m) => m.subscribedTopics))].sort();
   meta.subscribedRegexes = [...new Set(live.flatMap((m) => m.subscribedRegex ?? []))].sort();
   meta.nextSweepAtMs = nextSweepAt(items);
@@ -224,7 +226,7 @@ export function reconcile(group: string, readMeta: GroupMeta | undefined, readMe
     if (!metaChanged) return { kind: 'accepted', response: answer, meta: undefined, member: left, others };
     const rejection = recompute(bumpEpoch(meta), [...live, left], topics);
     if (rejection !== undefined) return { kind: 'rejected', ...rejection };
-    return { kind: 'accepted', response: answer, meta: settle(meta, [...live, left], afterWrite(readMembers, others, left)), member: left, others };
+    return { kind: 'accepted', response: answer, meta: settle(meta, [...live, left], afterWrite(readMembers, others, left), nowMs), member: left, others };
   }
   if (request.memberEpoch === -1 || request.memberEpoch === STATIC_LEAVE_EPOCH) {
     // -1, or a -2 that finds nothing to keep (already left, or gone): the member goes.
@@ -235,7 +237,7 @@ export function reconcile(group: string, readMeta: GroupMeta | undefined, readMe
     if (!metaChanged) return { kind: 'accepted', response: response(meta, request.memberEpoch, []), meta: undefined, member: undefined, others };
     const rejection = recompute(bumpEpoch(meta), live, topics);
     if (rejection !== undefined) return { kind: 'rejected', ...rejection };
-    return { kind: 'accepted', response: response(meta, request.memberEpoch, []), meta: settle(meta, live, afterWrite(readMembers, others, undefined)), member: undefined, others };
+    return { kind: 'accepted', response: response(meta, request.memberEpoch, []), meta: settle(meta, live, afterWrite(readMembers, others, undefined), nowMs), member: undefined, others };
   }
 
   let member: Member;
@@ -350,7 +352,7 @@ export function reconcile(group: string, readMeta: GroupMeta | undefined, readMe
       return {
         kind: 'accepted',
         response: { error: 'FENCED_MEMBER_EPOCH', message: `Member ${request.memberId} did not release ${member.revoking.length} revoked partition(s) within its rebalance timeout (${member.rebalanceTimeoutMs} ms); rejoin with memberEpoch 0` },
-        meta: settle(meta, live, afterWrite(readMembers, others, fenced)),
+        meta: settle(meta, live, afterWrite(readMembers, others, fenced), nowMs),
         member: fenced,
         others,
       };
@@ -379,7 +381,7 @@ export function reconcile(group: string, readMeta: GroupMeta | undefined, readMe
   const nextSweep = nextSweepAt(items);
   if (nextSweep !== meta.nextSweepAtMs && (readMeta === undefined || readMeta.nextSweepAtMs <= nowMs || nextSweep < meta.nextSweepAtMs)) metaDirty = true;
   const write = metaChanged || added || metaDirty;
-  return { kind: 'accepted', response: response(meta, member.memberEpoch, [...member.assigned].sort()), meta: write ? settle(meta, live, items) : undefined, member, others };
+  return { kind: 'accepted', response: response(meta, member.memberEpoch, [...member.assigned].sort()), meta: write ? settle(meta, live, items, nowMs) : undefined, member, others };
 }
 
 /** The member items as they will be once the write lands: the read, with `others` applied and the requester's new item. */

@@ -77,6 +77,8 @@ export interface GroupMeta {
    * no member needs sweeping, so a steady heartbeat need not read the others.
    */
   nextSweepAtMs: number;
+  /** When the group last lost its last live member (0 while it has one): an empty group without offsets expires after GROUPS.emptyGroupRetentionMs. */
+  emptySinceMs: number;
   /** The META version the stored target was written at (the TARGET item carries the same). */
   targetVersion: number;
   /** Optimistic-concurrency version: every META write is conditional on it. */
@@ -100,6 +102,7 @@ export interface GroupMetaItem {
   subscribedNames?: string[];
   subscribedRegexes?: string[];
   nextSweepAtMs?: number;
+  emptySinceMs?: number;
   /** Absent in older items, whose target is inline. */
   targetVersion?: number;
   version: number;

@@ -29,6 +29,7 @@ export function metaFromItem(item: GroupMetaItem, targetItem?: GroupTargetItem):
     subscribedRegexes: item.subscribedRegexes ?? [],
     // Older items: a full read is due now, and it writes the missing fields.
     nextSweepAtMs: item.nextSweepAtMs ?? 0,
+    emptySinceMs: item.emptySinceMs ?? 0,
     // An inline target is moved to its own item by the next META write (version + 1).
     targetVersion: item.targetVersion ?? item.version + 1,
     version: item.version,
@@ -50,6 +51,7 @@ export function metaToItem(meta: GroupMeta): GroupMetaItem {
     subscribedNames: meta.subscribedNames,
     subscribedRegexes: meta.subscribedRegexes,
     nextSweepAtMs: meta.nextSweepAtMs,
+    emptySinceMs: meta.emptySinceMs,
     targetVersion: meta.targetVersion,
     version: meta.version,
   };
