@@ -233,7 +233,7 @@ export class GroupCoordinator {
     }
     if (this.state === 'stopped') {
       // Stopped while joining: do not leave a member behind for the session timeout.
-      if (answer.memberEpoch > 0) void sendHeartbeat(this.transport, this.heartbeatRetry(), this.config.group, { memberId: this.memberId, memberEpoch: -1, ...this.instance() }).catch(() => {});
+      if (answer.memberEpoch > 0) void sendHeartbeat(this.transport, this.heartbeatRetry(), this.config.group, this.leaveBody()).catch(() => {});
       return;
     }
     if (membership !== this.membership) return;
