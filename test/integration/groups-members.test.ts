@@ -289,13 +289,13 @@ describe('describe states', () => {
   it('answers GROUP_ID_NOT_FOUND for a group never seen and for an empty group past the retention, Dead while member items outlive META', async () => {
     expect((await api(stack.url, 'GET', '/v1/groups/never-seen-group')).body.error).toBe('GROUP_ID_NOT_FOUND');
     const nowMs = Date.now();
-    const put = (Item: Record<string, unknown>) => stack.storage.ddb.send(new PutCommand({ TableName: stack.storage.env.tableName, Item }));
+    const put = (Item: object) => stack.storage.ddb.send(new PutCommand({ TableName: stack.storage.env.tableName, Item }));
     for (const Item of metaItems({ ...newGroupMeta('expired-g'), groupEpoch: 3, assignmentEpoch: 3, emptySinceMs: nowMs - 8 * 24 * 3600_000, version: 3 })) await put(Item);
     for (const Item of metaItems({ ...newGroupMeta('recent-g'), groupEpoch: 3, assignmentEpoch: 3, emptySinceMs: nowMs - 60_000, version: 3 })) await put(Item);
     expect((await api(stack.url, 'GET', '/v1/groups/expired-g')).body.error).toBe('GROUP_ID_NOT_FOUND');
     expect((await describeGroup('recent-g')).state).toBe('Empty');
     const orphan: Member = { memberId: 'z', memberEpoch: 1, previousMemberEpoch: 0, subscribedTopics: ['x'], assignor: 'uniform', assigned: [], revoking: [], revokeDeadlineMs: 0, rebalanceTimeoutMs: 1000, fenced: false, assignmentVersion: 1, expiresAtMs: nowMs + 60_000, lastHeartbeatMs: nowMs, joinedAtMs: nowMs };
-    await put(memberToItem('dying-g', orphan) as unknown as Record<string, unknown>);
+    await put(memberToItem('dying-g', orphan));
     expect((await describeGroup('dying-g')).state).toBe('Dead');
   });
 });
