@@ -40,7 +40,8 @@ import { GROUPS } from '../config/defaults.ts';
 import type { ErrorName } from '../errors.ts';
 import { assign, ASSIGNORS, type AssignorName, type TopicPartitionKey } from './assignors.ts';
 import type { MemberChange } from './store.ts';
-import { topicMatches } from './topic-regex.ts';
+import { effectiveSubscription, sameTopics, topicsOf } from './subscriptions.ts';
+import { afterWrite, nextSweepAt, NO_SWEEP_MS } from './sweep-schedule.ts';
 import type { GroupMeta, GroupTopic, Member } from './schema.ts';
 
 export interface HeartbeatRequest {
@@ -101,23 +102,6 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-/** Same topics, incarnations and partition counts, in the same (name) order. */
-export function sameTopics(a: readonly GroupTopic[], b: readonly GroupTopic[]): boolean {
-  return a.length === b.length && a.every((t, i) => t.name === b[i]?.name && t.topicId === b[i]?.topicId && t.partitions === b[i]?.partitions);
-}
-
-/** The topics a member consumes: its explicit subscription and the existing topics its regex matches. */
-export function effectiveSubscription(member: Pick<Member, 'subscribedTopics' | 'subscribedRegex'>, topics: ReadonlyMap<string, GroupTopic>): string[] {
-  const regex = member.subscribedRegex;
-  if (regex === undefined) return member.subscribedTopics;
-  return [...new Set([...member.subscribedTopics, ...[...topics.keys()].filter((name) => topicMatches(regex, name))])].sort();
-}
-
-/** The group's topics as they exist now, sorted by name: what its target is computed for. */
-export function topicsOf(live: readonly Member[], topics: ReadonlyMap<string, GroupTopic>): GroupTopic[] {
-  return [...new Set(live.flatMap((m) => effectiveSubscription(m, topics)))].sort().flatMap((name) => topics.get(name) ?? []);
-}
-
 /** The assignor most members asked for (ties: the first in ASSIGNORS). */
 function groupAssignor(members: readonly Member[], fallback: AssignorName): AssignorName {
   if (members.length === 0) return fallback;
@@ -145,9 +129,6 @@ export function newGroupMeta(group: string): GroupMeta {
   };
 }
 
-/** nextSweepAtMs of a group with no members: nothing is ever due. */
-const NO_SWEEP_MS = Number.MAX_SAFE_INTEGER;
-
 function cloneMeta(meta: GroupMeta): GroupMeta {
   return {
     ...meta,
@@ -165,16 +146,6 @@ function tombstone(member: Member): Member {
 /** The answer to a heartbeat at `memberEpoch` owning `assignment`. */
 export function response(meta: GroupMeta, memberEpoch: number, assignment: TopicPartitionKey[]): HeartbeatResponse {
   return { memberEpoch, assignment, heartbeatIntervalMs: meta.heartbeatIntervalMs, sessionTimeoutMs: meta.sessionTimeoutMs };
-}
-
-/** The earliest deadline among the member items as they will be after the write (see "Sweep schedule"). */
-function nextSweepAt(items: readonly Member[]): number {
-  let next = NO_SWEEP_MS;
-  for (const m of items) {
-    next = Math.min(next, m.expiresAtMs);
-    if (!m.fenced && m.revoking.length > 0) next = Math.min(next, m.revokeDeadlineMs);
-  }
-  return next;
 }
 
 /** META's unions of the live members' subscriptions and its sweep time, for a META write. */
@@ -382,18 +353,6 @@ export function reconcile(group: string, readMeta: GroupMeta | undefined, readMe
   if (nextSweep !== meta.nextSweepAtMs && (readMeta === undefined || readMeta.nextSweepAtMs <= nowMs || nextSweep < meta.nextSweepAtMs)) metaDirty = true;
   const write = metaChanged || added || metaDirty;
   return { kind: 'accepted', response: response(meta, member.memberEpoch, [...member.assigned].sort()), meta: write ? settle(meta, live, items, nowMs) : undefined, member, others };
-}
-
-/** The member items as they will be once the write lands: the read, with `others` applied and the requester's new item. */
-function afterWrite(readMembers: readonly Member[], others: readonly MemberChange[], requester: Member | undefined): Member[] {
-  const changes = new Map(others.map((c) => [c.read.memberId, c.next]));
-  const items = readMembers.flatMap((m) => {
-    if (m.memberId === requester?.memberId) return [];
-    if (!changes.has(m.memberId)) return [m];
-    const next = changes.get(m.memberId);
-    return next === undefined ? [] : [next];
-  });
-  return requester === undefined ? items : [...items, requester];
 }
 
 function sameSet(a: readonly string[], b: ReadonlySet<string>): boolean {

@@ -17,7 +17,8 @@
  * a sweep due) answers undefined, and the caller does the full read.
  */
 import type { TopicPartitionKey } from './assignors.ts';
-import { isLive, response, sameTopics, type HeartbeatRequest, type HeartbeatResponse } from './reconcile.ts';
+import { isLive, response, type HeartbeatRequest, type HeartbeatResponse } from './reconcile.ts';
+import { sameTopics } from './subscriptions.ts';
 import type { GroupMeta, GroupTopic, Member } from './schema.ts';
 
 /** True when the request could be steady; checked before anything is read. */
