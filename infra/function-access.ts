@@ -39,7 +39,8 @@ export interface FunctionAccess {
  *            counter (ConditionCheckItem); s3:PutObject (the segment) and
  *            s3:PutObjectTagging, which S3 also requires of a PutObject that sets `Tagging`
  *            (the lifecycle expiry tag); s3:DeleteObject (DeleteObjects of a refused
- *            request's objects)
+ *            request's objects); UpdateItem (produce-rate counters), Query and BatchGetItem
+ *            (a topic's group offsets and heads, for lag-driven backpressure)
  *   fetch    GetItem (getTopic, head), Query (index), BatchGetItem (a long poll's head and
  *            topic, once a second); s3:GetObject (byte ranges), and
  *            s3:ListBucket because without it S3 answers a missing key with 403 instead of
@@ -50,6 +51,9 @@ export interface FunctionAccess {
  *            its transactions hold Put (META, member, registry, offsets), Delete (expired
  *            members) and ConditionCheck (the committing member's epoch and assignment, an
  *            empty group's version) items, the last authorized as ConditionCheckItem;
+ *            UpdateItem (a deletion's hold on META, an offset's re-stamped TTL),
+ *            BatchWriteItem (DeleteGroups removing members and offsets), PutItem (the
+ *            retention marker);
  *            s3:GetObject (byte ranges, when a reset to a timestamp looks the offset up),
  *            and s3:ListBucket for the same reason as fetch: lookupOffset skips an object
  *            retention removed by its 404, which without ListBucket would be a 403 that
@@ -81,7 +85,7 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
     objects: ['s3:DeleteObject'],
   },
   produce: {
-    table: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    table: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     bucket: [],
     objects: ['s3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'],
   },
@@ -93,11 +97,13 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
   groups: {
     table: [
       'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
       'dynamodb:ConditionCheckItem',
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
+      'dynamodb:UpdateItem',
     ],
     bucket: ['s3:ListBucket'],
     objects: ['s3:GetObject'],

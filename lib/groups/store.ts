@@ -1,6 +1,7 @@
 import { BatchGetCommand, type BatchGetCommandOutput, DeleteCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Storage } from '../storage/clients.ts';
 import { cancellationReasons, isConditionFailure, itemDoesNotExist } from '../storage/conditions.ts';
+import { notBeingDeleted } from './delete-hold.ts';
 import { decodePartitions, encodePartitions } from './partition-sets.ts';
 import { GROUPS_PK, groupPk, MEMBER_SK_PREFIX, memberSk, META_SK, registrySk, TARGET_SK, type GroupMeta, type GroupMetaItem, type GroupTargetItem, type Member, type MemberItem } from './schema.ts';
 
@@ -15,7 +16,8 @@ export function metaFromItem(item: GroupMetaItem, targetItem?: GroupTargetItem):
   const names = item.topics.map((t) => t.name);
   const topicOf = (ref: string) => names[Number(ref)] as string;
   const legacy = item.targetVersion === undefined;
-  const stored = legacy ? (item.target ?? []) : (targetItem?.target ?? []);
+  // A TARGET of another version is a leftover (e.g. of a deleted group): not this META's.
+  const stored = legacy ? (item.target ?? []) : targetItem !== undefined && targetItem.version === item.targetVersion ? targetItem.target : [];
   return {
     group: item.group,
     groupEpoch: item.groupEpoch,
@@ -104,7 +106,8 @@ export async function readGroup(storage: Storage, group: string): Promise<GroupR
       }
       startKey = page.LastEvaluatedKey;
     } while (startKey !== undefined);
-    const torn = metaItem?.targetVersion !== undefined && targetItem?.version !== metaItem.targetVersion;
+    // (targetVersion 0: no target written yet, e.g. a group being created or deleted.)
+    const torn = metaItem?.targetVersion !== undefined && metaItem.targetVersion > 0 && targetItem?.version !== metaItem.targetVersion;
     if (!torn || attempt >= 5) return { meta: metaItem === undefined ? undefined : metaFromItem(metaItem, targetItem), members };
   }
 }
@@ -178,7 +181,8 @@ export async function writeGroup(storage: Storage, write: GroupWrite): Promise<b
         Put: {
           TableName,
           Item: metaToItem(write.meta),
-          ...(write.readVersion === undefined ? { ConditionExpression: itemDoesNotExist } : { ConditionExpression: 'version = :version', ExpressionAttributeValues: { ':version': write.readVersion } }),
+          // A deletion's hold (delete-hold.ts) makes a join wait until the group is gone.
+          ...(write.readVersion === undefined ? { ConditionExpression: itemDoesNotExist } : { ConditionExpression: `version = :version AND ${notBeingDeleted}`, ExpressionAttributeValues: { ':version': write.readVersion, ':now': Date.now() } }),
         },
       });
       if (write.readVersion === undefined) items.push({ Put: { TableName, Item: { pk: GROUPS_PK, sk: registrySk(write.group), group: write.group } } });

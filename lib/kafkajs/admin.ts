@@ -8,7 +8,7 @@ import { TOPIC_CONFIG_DEFAULTS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
 import { checkOptionKeys } from '../client/option-keys.ts';
 import type { Logger } from './constants.ts';
-import { KafkaJSNonRetriableError, kafkajsErrors, toKafkaJSError, unsupported } from './errors.ts';
+import { KafkaJSDeleteGroupsError, KafkaJSNonRetriableError, kafkaCodeOf, kafkajsErrors, toKafkaJSError, unsupported, type KafkaJSError } from './errors.ts';
 import { deadGroup, toGroupDescription, type GroupDescription } from './group-description.ts';
 import { nativeRetry, type RetryOptions } from './kafka.ts';
 
@@ -66,6 +66,7 @@ export interface FetchOffsetsPartition {
 
 const CREATE_KEYS = { topics: true, validateOnly: true, waitForLeaders: true, timeout: true } as const;
 const TOPIC_KEYS = { topic: true, numPartitions: true, replicationFactor: true, configEntries: true } as const;
+const SET_OFFSETS_KEYS = { groupId: true, topic: true, partitions: true } as const;
 /** Kafka's ConfigSource: a topic's own setting, or the default. */
 const DYNAMIC_TOPIC_CONFIG = 1;
 const DEFAULT_CONFIG = 5;
@@ -219,8 +220,22 @@ export class Admin {
     }));
   }
 
-  deleteGroups(_groupIds: string[]): Promise<never> {
-    return Promise.reject(unsupported('admin.deleteGroups()', 'this Sluice version has no DeleteGroups route yet; reset the group\'s offsets instead'));
+  /** Deletes empty groups; throws KafkaJSDeleteGroupsError naming each group not deleted (NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND), as kafkajs. */
+  async deleteGroups(groupIds: string[]): Promise<Array<{ groupId: string; errorCode: number }>> {
+    if (!Array.isArray(groupIds) || groupIds.some((g) => typeof g !== 'string')) throw new KafkaJSNonRetriableError(`Invalid groupIds array ${JSON.stringify(groupIds)}`);
+    const results = await kafkajsErrors(() => this.native.deleteGroups(groupIds));
+    const failed = results.flatMap((r) => (r.error === undefined ? [] : [{ groupId: r.group, errorCode: kafkaCodeOf(r.error.code), error: toKafkaJSError(r.error) as KafkaJSError }]));
+    if (failed.length > 0) throw new KafkaJSDeleteGroupsError('Error in DeleteGroups', failed);
+    return results.map((r) => ({ groupId: r.group, errorCode: 0 }));
+  }
+
+  /**
+   * Kafka's OffsetDelete (Admin.deleteConsumerGroupOffsets): removes the group's committed
+   * offsets of a topic, of `partitions` or all of them; GROUP_SUBSCRIBED_TO_TOPIC while a live
+   * member subscribes to it.
+   */
+  async deleteConsumerGroupOffsets(options: { groupId: string; topic: string; partitions?: number[] }): Promise<void> {
+    await kafkajsErrors(() => this.native.deleteOffsets(options.groupId, options.topic, options.partitions));
   }
 
   /** Committed offsets of the group, per topic and every partition ('-1' where none is committed, as Kafka). */
@@ -244,14 +259,36 @@ export class Admin {
     });
   }
 
-  /** Sets the group's offsets of a topic. Sluice resets a whole topic at once: every partition of it must be given, with one offset. */
+  /**
+   * Sets the group's committed offset of each given partition of a topic (kafkajs: '-2' is the
+   * log start, '-1' the log end); partitions not given keep theirs. As in kafkajs, the group
+   * must have no running member.
+   */
   async setOffsets(options: { groupId: string; topic: string; partitions: Array<{ partition: number; offset: string }> }): Promise<void> {
-    const offsets = new Set(options.partitions.map((p) => p.offset));
-    const { partitions } = await kafkajsErrors(() => this.native.describeTopic(options.topic));
-    if (offsets.size !== 1 || options.partitions.length !== partitions.length) {
-      throw unsupported('setOffsets with per-partition offsets', `this Sluice version resets every partition of a topic to one offset; give all ${partitions.length} partitions the same offset`);
+    checkOptionKeys('admin.setOffsets()', options, SET_OFFSETS_KEYS);
+    if (!options.groupId) throw new KafkaJSNonRetriableError(`Invalid groupId ${options.groupId}`);
+    if (!options.topic) throw new KafkaJSNonRetriableError(`Invalid topic ${options.topic}`);
+    if (!Array.isArray(options.partitions) || options.partitions.length === 0) throw new KafkaJSNonRetriableError('Invalid partitions');
+    const symbolic = options.partitions.some((p) => p.offset === '-1' || p.offset === '-2');
+    const bounds = symbolic ? await kafkajsErrors(() => this.native.fetchTopicOffsets(options.topic)) : [];
+    const offsets = options.partitions.map(({ partition, offset }) => {
+      const bound = bounds.find((b) => b.partition === partition);
+      if (offset === '-1' || offset === '-2') {
+        if (bound === undefined) throw new KafkaJSNonRetriableError(`Topic ${options.topic} has no partition ${partition}`);
+        return { topic: options.topic, partition, offset: offset === '-1' ? bound.high : bound.low };
+      }
+      if (!/^\d+$/.test(String(offset))) throw new KafkaJSNonRetriableError(`Invalid offset ${JSON.stringify(offset)} for partition ${partition}: a non-negative integer, '-1' (latest) or '-2' (earliest)`);
+      return { topic: options.topic, partition, offset: Number(offset) };
+    });
+    try {
+      await this.native.commitOffsets(options.groupId, offsets);
+    } catch (error) {
+      // Sluice refuses an administrator's commit while the group has a live member, as kafkajs refuses to set offsets then.
+      if (error instanceof SluiceError && error.code === 'UNKNOWN_MEMBER_ID') {
+        throw new KafkaJSNonRetriableError(`The consumer group must have no running instances (${error.message})`);
+      }
+      throw toKafkaJSError(error);
     }
-    await kafkajsErrors(() => this.native.resetOffsets(options.groupId, { topic: options.topic, offset: Number([...offsets][0]) }));
   }
 
   async resetOffsets(options: { groupId: string; topic: string; earliest?: boolean }): Promise<void> {

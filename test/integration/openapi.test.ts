@@ -61,6 +61,10 @@ describe('docs/openapi.yaml', () => {
       ['POST', '/v1/groups/{group}/heartbeat', '/v1/groups/readers/heartbeat', { memberId: 'm1', memberEpoch: -1 }],
       ['POST', '/v1/groups/{group}/offsets/reset', '/v1/groups/readers/offsets/reset', { topic: 'spec', to: 'earliest' }],
       ['GET', '/v1/groups/{group}', '/v1/groups/nobody'],
+      ['DELETE', '/v1/groups/{group}/offsets', '/v1/groups/readers/offsets?topic=spec&partition=0'],
+      ['DELETE', '/v1/groups/{group}/offsets', '/v1/groups/nobody/offsets?topic=spec'],
+      ['DELETE', '/v1/groups/{group}', '/v1/groups/readers'],
+      ['DELETE', '/v1/groups/{group}', '/v1/groups/readers'],
       ['DELETE', '/v1/topics/{topic}', '/v1/topics/spec'],
     ];
     const statuses = new Set<number>();
