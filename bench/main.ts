@@ -15,6 +15,7 @@ import { benchGroupCosts } from './group-costs.ts';
 import { benchCompactionScale, costModel, formatCost } from './compaction-scale.ts';
 import { benchGroups, benchHeartbeatScaling, formatGroupsBench, formatHeartbeatScaling } from './groups.ts';
 import { benchInstances, formatInstancesBench } from './instances.ts';
+import { benchHotPartition, formatHotPartition } from './hot-partition.ts';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 32);
@@ -98,6 +99,9 @@ try {
 
   console.log('\n## Isolated function instances (SLUICE_INSTANCES; 4 concurrent binary requests)\n');
   console.log(formatInstancesBench(await benchInstances(emulators, [undefined, 1, 4], RUNS, REQUESTS)));
+
+  console.log('\n## Hot partition (1-record JSON requests on one partition; npx tsx bench/hot-partition.ts)\n');
+  console.log(formatHotPartition(await benchHotPartition(emulators, RUNS, Number(process.env.BENCH_HOT_REQUESTS ?? 5))));
 } finally {
   await emulators.stop();
 }

@@ -40,7 +40,10 @@ export interface FunctionAccess {
  *            s3:PutObjectTagging, which S3 also requires of a PutObject that sets `Tagging`
  *            (the lifecycle expiry tag); s3:DeleteObject (DeleteObjects of a refused
  *            request's objects); UpdateItem (produce-rate counters), Query and BatchGetItem
- *            (a topic's group offsets and heads, for lag-driven backpressure)
+ *            (a topic's group offsets and heads, for lag-driven backpressure); group
+ *            commit's waiting drafts: BatchWriteItem (leave them, remove them), Query (look
+ *            for them), DeleteItem (withdraw one); the transaction's Update of an adopted
+ *            draft needs UpdateItem
  *   fetch    GetItem (getTopic, head), Query (index), BatchGetItem (a long poll's head and
  *            topic, once a second); s3:GetObject (byte ranges), and
  *            s3:ListBucket because without it S3 answers a missing key with 403 instead of
@@ -58,8 +61,9 @@ export interface FunctionAccess {
  *            and s3:ListBucket for the same reason as fetch: lookupOffset skips an object
  *            retention removed by its 404, which without ListBucket would be a 403 that
  *            fails the reset
- *   compact  Query (index, pending deletes, listTopics), GetItem (getTopic, head),
- *            BatchGetItem (readHeads), PutItem (lease), UpdateItem (head stamp, re-tagged
+ *   compact  Query (index, pending deletes, listTopics, committed offsets for lag),
+ *            GetItem (getTopic, head), BatchGetItem (readHeads), BatchWriteItem (releasing
+ *            cut index entries), PutItem (lease), UpdateItem (head stamp and cut, re-tagged
  *            entry), DeleteItem (lease release, done pending delete); the Update, Delete
  *            and Put items of its transactions need no more than those;
  *            s3:ListBucket for ListObjectsV2 (orphans, dead incarnations), only under
@@ -85,7 +89,16 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
     objects: ['s3:DeleteObject'],
   },
   produce: {
-    table: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    table: [
+      'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
+      'dynamodb:ConditionCheckItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ],
     bucket: [],
     objects: ['s3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'],
   },
@@ -109,7 +122,7 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
     objects: ['s3:GetObject'],
   },
   compact: {
-    table: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    table: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     bucket: ['s3:ListBucket'],
     listPrefix: DATA_PREFIX,
     objects: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],

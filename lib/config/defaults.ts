@@ -91,6 +91,32 @@ export const SEQUENCER = {
   backoffCapMs: 500,
   /** Retry-After sent with THROTTLING_QUOTA_EXCEEDED. */
   retryAfterSeconds: 1,
+  /**
+   * Group commit (lib/log/group-commit.ts): a writer whose draft waits in the table gives up
+   * (withdrawing it) after this long and answers 429.
+   */
+  groupCommitDeadlineMs: 10_000,
+  /**
+   * A waiting draft may be adopted until this long after it was left: well past its writer's
+   * deadline (clock skew between instances) and far below orphanGraceMs, so no object a
+   * waiting draft names is ever collected as an orphan before it could be committed.
+   */
+  waitingDraftExpiryMs: 60_000,
+  /** After a lost race, this process looks for waiting drafts to adopt on that partition for this long. */
+  contentionMemoryMs: 10_000,
+  /** A waiting writer reads its own item this often (± half, jittered) to learn its offset. */
+  groupCommitPollMs: 30,
+  /**
+   * A waiting writer that nobody adopted within this long (to twice it, jittered) commits
+   * itself, adopting the others: the next arrival usually carries it sooner, and a writer
+   * that waits instead of racing keeps transactions from conflicting with each other.
+   */
+  groupCommitTakeoverMs: 100,
+  /** Backoff of a writer that cannot wait (its producer is met at sequence 0). */
+  groupCommitBackoffBaseMs: 5,
+  groupCommitBackoffCapMs: 80,
+  /** Other writers' drafts one transaction adopts at most (3 items each, of DynamoDB's 100). */
+  maxAdoptedDrafts: 30,
 } as const;
 
 /**

@@ -6,7 +6,7 @@ import { planCommitGroups } from './commit-groups.ts';
 import { checkIssuable } from './producer-ids.ts';
 import { refuseBeforeWriting } from './producer-preflight.ts';
 import { producerOfBatches, type ProducerIdentity } from './producer-state.ts';
-import { commitSegments, type CommittedSegment, type SegmentDraft } from './sequencer.ts';
+import { commitSegments, type CommittedSegment, type GroupCommitHooks, type SegmentDraft } from './sequencer.ts';
 import { SluiceError } from '../errors.ts';
 import { compactionWork, requestCompaction } from '../retention/trigger.ts';
 import { putSegmentObject } from '../storage/segment-objects.ts';
@@ -28,7 +28,7 @@ export interface AppendedPartition {
 }
 
 /** Test seams for crash injection between the steps of an append. */
-export interface AppendHooks {
+export interface AppendHooks extends GroupCommitHooks {
   afterObjectsWritten?: () => Promise<void>;
 }
 
@@ -86,7 +86,7 @@ export async function appendBatches(storage: Storage, topic: TopicItem, parts: r
   await hooks.afterObjectsWritten?.();
   const committed: CommittedSegment[] = [];
   try {
-    for (const [start, end] of groups) committed.push(...(await commitSegments(storage, topic, drafts.slice(start, end))));
+    for (const [start, end] of groups) committed.push(...(await commitSegments(storage, topic, drafts.slice(start, end), hooks)));
   } catch (error) {
     // A SluiceError from the sequencer is a definite refusal: nothing of that group committed.
     // Anything else (a lost connection) may have committed, so its objects must stay.
