@@ -16,12 +16,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
-import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { Sluice, type GroupConsumer } from '../lib/client/index.ts';
 import { assign } from '../lib/groups/assignors.ts';
 import { newGroupMeta } from '../lib/groups/reconcile.ts';
 import type { Member as GroupMember } from '../lib/groups/schema.ts';
-import { memberToItem, metaToItem } from '../lib/groups/store.ts';
+import { memberToItem, metaItems } from '../lib/groups/store.ts';
 import { sharedStorage } from '../lib/storage/clients.ts';
 import type { LocalStack } from '../local/stack.ts';
 
@@ -183,6 +183,8 @@ export interface HeartbeatScaling {
   requestsPerHeartbeat: Record<string, number>;
   readUnitsPerHeartbeat: number;
   writeUnitsPerHeartbeat: number;
+  /** The one heartbeat per group that finds a sweep due (about once per session timeout): a full read of the group and a META write. */
+  sweep: { requests: Record<string, number>; readUnits: number; writeUnits: number };
 }
 
 export async function benchHeartbeatScaling(stack: LocalStack, sizes: readonly number[] = [3, 50, 500], beats = 60): Promise<HeartbeatScaling[]> {
@@ -201,7 +203,7 @@ export async function benchHeartbeatScaling(stack: LocalStack, sizes: readonly n
       const result = await next(args);
       const consumed = (result.output as { ConsumedCapacity?: { ReadCapacityUnits?: number; WriteCapacityUnits?: number; CapacityUnits?: number } | Array<{ CapacityUnits?: number }> }).ConsumedCapacity;
       for (const c of Array.isArray(consumed) ? consumed : consumed === undefined ? [] : [consumed]) {
-        if (name === 'QueryCommand' || name === 'GetCommand' || name === 'GetItemCommand') readUnits += c.CapacityUnits ?? 0;
+        if (name === 'QueryCommand' || name === 'GetCommand' || name === 'GetItemCommand' || name === 'BatchGetItemCommand') readUnits += c.CapacityUnits ?? 0;
         else writeUnits += c.CapacityUnits ?? 0;
       }
       return result;
@@ -216,11 +218,14 @@ export async function benchHeartbeatScaling(stack: LocalStack, sizes: readonly n
       const ids = Array.from({ length: size }, (_, i) => `member-${i}-${randomBytes(8).toString('hex')}`);
       const target = assign('uniform', { subscriptions: new Map(ids.map((id) => [id, [topic]])), partitionCounts: new Map([[topic, 1000]]), current: new Map() });
       const nowMs = Date.now();
-      const meta = { ...newGroupMeta(group), groupEpoch: 1, assignmentEpoch: 1, topics: [{ name: topic, topicId: created.topicId, partitions: 1000 }], target, sessionTimeoutMs: 300_000, version: 1 };
-      await stack.storage.ddb.send(new PutCommand({ TableName: stack.storage.env.tableName, Item: metaToItem(meta) }));
+      const meta = {
+        ...newGroupMeta(group), groupEpoch: 1, assignmentEpoch: 1, topics: [{ name: topic, topicId: created.topicId, partitions: 1000 }], target, sessionTimeoutMs: 300_000,
+        subscribedNames: [topic], nextSweepAtMs: nowMs + 300_000, version: 1,
+      };
+      for (const Item of metaItems(meta)) await stack.storage.ddb.send(new PutCommand({ TableName: stack.storage.env.tableName, Item }));
       const members: GroupMember[] = ids.map((memberId) => ({
         memberId, memberEpoch: 1, previousMemberEpoch: 0, subscribedTopics: [topic], assignor: 'uniform', assigned: target.get(memberId) ?? [], revoking: [],
-        revokeDeadlineMs: 0, rebalanceTimeoutMs: 300_000, fenced: false, assignmentVersion: 1, expiresAtMs: nowMs + 300_000, lastHeartbeatMs: nowMs, joinedAtMs: nowMs,
+        revokeDeadlineMs: 0, rebalanceTimeoutMs: 300_000, fenced: false, atTarget: true, assignmentVersion: 1, expiresAtMs: nowMs + 300_000, lastHeartbeatMs: nowMs, joinedAtMs: nowMs,
       }));
       for (let i = 0; i < members.length; i += 25) {
         const RequestItems = { [stack.storage.env.tableName]: members.slice(i, i + 25).map((m) => ({ PutRequest: { Item: memberToItem(group, m) } })) };
@@ -229,16 +234,25 @@ export async function benchHeartbeatScaling(stack: LocalStack, sizes: readonly n
       for (const k of Object.keys(counts)) delete counts[k];
       readUnits = 0;
       writeUnits = 0;
-      counting = true;
-      for (let i = 0; i < beats; i++) {
-        const m = members[i % members.length] as GroupMember;
+      const beatOnce = async (m: GroupMember) => {
         const partitions = m.assigned.map((k) => Number(k.slice(k.lastIndexOf(':') + 1)));
         const res = await fetch(`${stack.url}/v1/groups/${group}/heartbeat`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ memberId: m.memberId, memberEpoch: 1, ownedPartitions: [{ topic, partitions }] }) });
         if (res.status !== 200) throw new Error(`heartbeat: ${res.status} ${await res.text()}`);
-      }
+      };
+      counting = true;
+      for (let i = 0; i < beats; i++) await beatOnce(members[i % members.length] as GroupMember);
       counting = false;
       const per = (n: number) => Number((n / beats).toFixed(2));
-      results.push({ members: size, requestsPerHeartbeat: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, per(v)])), readUnitsPerHeartbeat: per(readUnits), writeUnitsPerHeartbeat: per(writeUnits) });
+      const steady = { requestsPerHeartbeat: Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, per(v)])), readUnitsPerHeartbeat: per(readUnits), writeUnitsPerHeartbeat: per(writeUnits) };
+      // A sweep due: the next heartbeat reads the whole group once and moves the sweep time on.
+      await stack.storage.ddb.send(new UpdateCommand({ TableName: stack.storage.env.tableName, Key: { pk: `GRP#${group}`, sk: 'META' }, UpdateExpression: 'SET nextSweepAtMs = :zero', ExpressionAttributeValues: { ':zero': 0 } }));
+      for (const k of Object.keys(counts)) delete counts[k];
+      readUnits = 0;
+      writeUnits = 0;
+      counting = true;
+      await beatOnce(members[0] as GroupMember);
+      counting = false;
+      results.push({ members: size, ...steady, sweep: { requests: { ...counts }, readUnits: Number(readUnits.toFixed(2)), writeUnits: Number(writeUnits.toFixed(2)) } });
     }
   } finally {
     counting = false;
@@ -247,11 +261,15 @@ export async function benchHeartbeatScaling(stack: LocalStack, sizes: readonly n
   return results;
 }
 
+function requests(counts: Record<string, number>): string {
+  return Object.entries(counts).map(([k, v]) => `${v} ${k.replace('Command', '')}`).join(' + ');
+}
+
 /** A Markdown table of benchHeartbeatScaling's results. */
 export function formatHeartbeatScaling(rows: readonly HeartbeatScaling[]): string {
   return [
-    '| members | DynamoDB requests per steady heartbeat | read units | write units |',
-    '|---:|---|---:|---:|',
-    ...rows.map((r) => `| ${r.members} | ${Object.entries(r.requestsPerHeartbeat).map(([k, v]) => `${v} ${k.replace('Command', '')}`).join(' + ')} | ${r.readUnitsPerHeartbeat} | ${r.writeUnitsPerHeartbeat} |`),
+    '| members | DynamoDB requests per steady heartbeat | read units | write units | the heartbeat that sweeps (≈ once per group per session timeout) | read units | write units |',
+    '|---:|---|---:|---:|---|---:|---:|',
+    ...rows.map((r) => `| ${r.members} | ${requests(r.requestsPerHeartbeat)} | ${r.readUnitsPerHeartbeat} | ${r.writeUnitsPerHeartbeat} | ${requests(r.sweep.requests)} | ${r.sweep.readUnits} | ${r.sweep.writeUnits} |`),
   ].join('\n');
 }

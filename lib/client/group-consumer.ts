@@ -30,6 +30,7 @@ import { resolveProducerOptions, type ResolvedGroupConsumerOptions } from './opt
 import { Producer } from './producer.ts';
 import { RetryRouter } from './retry-router.ts';
 import type { RetryPolicy } from './retry-topics.ts';
+import { matchesAny, topicRegexOf } from './topic-patterns.ts';
 import type { TopicPartition, TopicPartitionOffset } from './types.ts';
 
 type Callback = (partitions: TopicPartition[]) => Promise<void> | void;
@@ -59,6 +60,9 @@ export class GroupConsumer {
   private topics: string[] = [];
   /** Subscribed with fromBeginning: a partition without a committed offset starts at the log start, whatever autoOffsetReset says (as kafkajs). */
   private readonly fromBeginning = new Set<string>();
+  /** RegExp subscriptions (topic-patterns.ts), and those of them given with fromBeginning. */
+  private patterns: RegExp[] = [];
+  private fromBeginningPatterns: RegExp[] = [];
   private readonly engine: Consumer;
   private coordinator: GroupCoordinator | undefined;
   private config: GroupRunConfig = {};
@@ -103,21 +107,32 @@ export class GroupConsumer {
     return this.coordinator?.memberEpoch ?? 0;
   }
 
-  /** Adds topics to the subscription (`{ topic }` or `{ topics }`); call before `run`. */
-  subscribe(subscription: { topic?: string; topics?: readonly string[]; fromBeginning?: boolean }): void {
+  /**
+   * Adds topics to the subscription (`{ topic }` or `{ topics }`); call before `run`. A RegExp
+   * subscribes every topic whose name it matches, including topics created later (the group
+   * picks them up within seconds, without a rejoin).
+   */
+  subscribe(subscription: { topic?: string | RegExp; topics?: ReadonlyArray<string | RegExp>; fromBeginning?: boolean }): void {
     checkOptionKeys('consumer.subscribe()', subscription, SUBSCRIBE_KEYS);
     if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'subscribe() must be called before run() (or after stop())');
-    const topics = [...(subscription.topics ?? []), ...(subscription.topic === undefined ? [] : [subscription.topic])];
-    if (topics.length === 0 || topics.some((t) => typeof t !== 'string' || t === '')) throw new SluiceError('INVALID_REQUEST', `subscribe() takes { topic } or { topics } of topic names, got ${JSON.stringify(subscription)}`);
+    const given = [...(subscription.topics ?? []), ...(subscription.topic === undefined ? [] : [subscription.topic])];
+    if (given.length === 0 || given.some((t) => !(t instanceof RegExp) && (typeof t !== 'string' || t === ''))) throw new SluiceError('INVALID_REQUEST', `subscribe() takes { topic } or { topics } of topic names or RegExps, got ${JSON.stringify(subscription)}`);
+    const patterns = given.filter((t): t is RegExp => t instanceof RegExp);
+    const topics = given.filter((t): t is string => typeof t === 'string');
+    topicRegexOf(patterns);
     this.topics = [...new Set([...this.topics, ...topics])];
-    for (const t of topics) if (subscription.fromBeginning === true) this.fromBeginning.add(t);
+    this.patterns = [...this.patterns, ...patterns];
+    if (subscription.fromBeginning === true) {
+      for (const t of topics) this.fromBeginning.add(t);
+      this.fromBeginningPatterns = [...this.fromBeginningPatterns, ...patterns];
+    }
   }
 
   /** Joins the group and starts consuming what it assigns; resolves once joined. `done()` tells when it stops. */
   async run(config: GroupRunConfig): Promise<void> {
     checkOptionKeys('consumer.run()', config, GROUP_RUN_KEYS, RUN_HINTS);
     if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'The consumer is already running');
-    if (this.topics.length === 0) throw new SluiceError('INVALID_REQUEST', 'Nothing subscribed: call subscribe({ topics }) before run()');
+    if (this.topics.length === 0 && this.patterns.length === 0) throw new SluiceError('INVALID_REQUEST', 'Nothing subscribed: call subscribe({ topics }) before run()');
     const { onPartitionsAssigned: _a, onPartitionsRevoked: _r, onPartitionsLost: _l, retry, ...handlers } = config;
     if (retry !== undefined) {
       const router = await RetryRouter.start(retry, handlers, this.topics, this.admin, () => this.forwardingProducer());
@@ -149,10 +164,11 @@ export class GroupConsumer {
     this.halted = Promise.resolve();
     this.finished = deferred();
     this.stopping = undefined;
-    const { groupId: group, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.options;
+    const { groupId: group, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, instanceId } = this.options;
     const onRetry = this.engine.retryListener();
     const topics = [...this.topics, ...(this.retryRouter?.retryTopics() ?? [])];
-    this.coordinator = new GroupCoordinator(this.transport, { group, topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, retry: this.options, onRetry }, this.membership());
+    const topicRegex = topicRegexOf(this.patterns);
+    this.coordinator = new GroupCoordinator(this.transport, { group, topics, topicRegex, instanceId, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, retry: this.options, onRetry }, this.membership());
     this.state = 'running';
     try {
       await this.coordinator.start();
@@ -355,7 +371,7 @@ export class GroupConsumer {
     if (typeof sought === 'number') return { topic, partition, position: sought, start: 'earliest' };
     if (sought !== undefined) return { topic, partition, position: undefined, start: sought };
     if (committed !== undefined) return { topic, partition, position: committed, start: reset === 'none' ? 'earliest' : reset };
-    if (this.fromBeginning.has(topic)) return { topic, partition, position: undefined, start: 'earliest' };
+    if (this.fromBeginning.has(topic) || matchesAny(this.fromBeginningPatterns, topic)) return { topic, partition, position: undefined, start: 'earliest' };
     if (reset === 'none') throw new SluiceError('OFFSET_OUT_OF_RANGE', `Group ${this.options.groupId} has no committed offset for ${topic}/${partition} and autoOffsetReset is 'none'`);
     return { topic, partition, position: undefined, start: reset };
   }

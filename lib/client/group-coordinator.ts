@@ -54,6 +54,10 @@ export interface MembershipListener {
 export interface CoordinatorConfig {
   group: string;
   topics: readonly string[];
+  /** KIP-848 subscribedTopicRegex (see topic-patterns.ts); topics created later that match are assigned without a rejoin. */
+  topicRegex: string | undefined;
+  /** group.instance.id: a static member, which leaves with epoch -2 so a restart moves nothing. */
+  instanceId: string | undefined;
   assignor: GroupAssignor | undefined;
   sessionTimeoutMs: number | undefined;
   heartbeatIntervalMs: number | undefined;
@@ -184,8 +188,9 @@ export class GroupCoordinator {
       }
       if (this.epoch > 0) {
         this.epoch = 0;
-        // Best effort: without it the group waits for the session timeout.
-        await sendHeartbeat(this.transport, this.heartbeatRetry(), this.config.group, { memberId: this.memberId, memberEpoch: -1 }, this.requests.signal).catch(() => {});
+        // Best effort: without it the group waits for the session timeout. A static member
+        // leaves with -2: the group keeps its partitions for a restart under its instanceId.
+        await sendHeartbeat(this.transport, this.heartbeatRetry(), this.config.group, this.leaveBody(), this.requests.signal).catch(() => {});
       }
     })();
     return this.stopped;
@@ -228,7 +233,7 @@ export class GroupCoordinator {
     }
     if (this.state === 'stopped') {
       // Stopped while joining: do not leave a member behind for the session timeout.
-      if (answer.memberEpoch > 0) void sendHeartbeat(this.transport, this.heartbeatRetry(), this.config.group, { memberId: this.memberId, memberEpoch: -1 }).catch(() => {});
+      if (answer.memberEpoch > 0) void sendHeartbeat(this.transport, this.heartbeatRetry(), this.config.group, this.leaveBody()).catch(() => {});
       return;
     }
     if (membership !== this.membership) return;
@@ -241,13 +246,23 @@ export class GroupCoordinator {
     this.queueReconcile();
   }
 
+  private instance(): { instanceId?: string } {
+    return this.config.instanceId === undefined ? {} : { instanceId: this.config.instanceId };
+  }
+
+  private leaveBody(): HeartbeatBody {
+    return this.config.instanceId === undefined ? { memberId: this.memberId, memberEpoch: -1 } : { memberId: this.memberId, memberEpoch: -2, instanceId: this.config.instanceId };
+  }
+
   private body(): HeartbeatBody {
-    if (this.epoch > 0) return { memberId: this.memberId, memberEpoch: this.epoch, ownedPartitions: groupByTopic(this.owned) };
-    const { topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.config;
+    if (this.epoch > 0) return { memberId: this.memberId, memberEpoch: this.epoch, ownedPartitions: groupByTopic(this.owned), ...this.instance() };
+    const { topics, topicRegex, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.config;
     return {
       memberId: this.memberId,
       memberEpoch: 0,
+      ...this.instance(),
       subscribedTopics: [...topics],
+      ...(topicRegex === undefined ? {} : { subscribedTopicRegex: topicRegex }),
       ownedPartitions: [],
       ...(assignor === undefined ? {} : { assignor }),
       ...(sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs }),

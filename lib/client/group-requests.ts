@@ -13,10 +13,14 @@ import type { AssignedPartitions, CommittedOffset, GroupAssignor, TopicPartition
 
 export interface HeartbeatBody {
   memberId: string;
-  /** 0 to join, -1 to leave, else the epoch last received. */
+  /** 0 to join, -1 to leave, -2 for a static member to leave keeping its partitions, else the epoch last received. */
   memberEpoch: number;
-  /** Required to join. */
+  /** group.instance.id of a static member. */
+  instanceId?: string;
+  /** Required to join (may be empty with subscribedTopicRegex). */
   subscribedTopics?: string[];
+  /** Topics matching it (the whole name) are subscribed too, including ones created later. */
+  subscribedTopicRegex?: string;
   /** What the member still owns: a revoked partition left out of it is released. */
   ownedPartitions?: AssignedPartitions[];
   assignor?: GroupAssignor;

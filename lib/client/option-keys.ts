@@ -77,6 +77,7 @@ export const GROUP_CONSUMER_KEYS = {
   heartbeatIntervalMs: true,
   rebalanceTimeoutMs: true,
   assignor: true,
+  instanceId: true,
   autoCommit: true,
   autoCommitIntervalMs: true,
   autoCommitThreshold: true,
@@ -100,7 +101,7 @@ export const TOPIC_HINTS: KeyHints = {
   replicationFactor: 'Sluice keeps every record in S3; there are no replicas to configure',
 };
 
-export const SUBSCRIBE_KEYS = { topic: true, topics: true, fromBeginning: true } as const satisfies OptionKeys<{ topic?: string; topics?: readonly string[]; fromBeginning?: boolean }>;
+export const SUBSCRIBE_KEYS = { topic: true, topics: true, fromBeginning: true } as const satisfies OptionKeys<{ topic?: string | RegExp; topics?: ReadonlyArray<string | RegExp>; fromBeginning?: boolean }>;
 export const ASSIGN_KEYS = { topic: true, partitions: true, fromBeginning: true, fromTimestamp: true } as const satisfies OptionKeys<TopicAssignment>;
 
 export const RUN_KEYS = { eachMessage: true, eachBatch: true, eachBatchAutoResolve: true } as const satisfies OptionKeys<RunConfig>;

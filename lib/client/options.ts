@@ -158,6 +158,14 @@ export interface GroupConsumerOptions extends ConsumerOptions {
   /** @default - the group's choice: what most members ask for, 'uniform' when none asks */
   assignor?: GroupAssignor;
   /**
+   * Kafka's group.instance.id: makes the member static. On stop it leaves with epoch -2 and
+   * the group keeps its partitions for the session timeout, so a restart under the same
+   * instanceId within it gets them back and nothing moves. Unique per running consumer: a
+   * second one joining with it while the first runs is refused (UNRELEASED_INSTANCE_ID).
+   * @default - a dynamic member
+   */
+  instanceId?: string;
+  /**
    * Time this member has to stop handling a revoked partition and release it; past it the
    * group fences the member (onPartitionsLost, then a rejoin) and the partition moves on.
    * @default 300000 - Kafka's max.poll.interval.ms
@@ -178,6 +186,7 @@ export type ResolvedGroupConsumerOptions = ResolvedConsumerOptions &
     heartbeatIntervalMs: number | undefined;
     rebalanceTimeoutMs: number | undefined;
     assignor: GroupAssignor | undefined;
+    instanceId: string | undefined;
     autoCommit: boolean;
     autoCommitIntervalMs: number;
     autoCommitThreshold: number | undefined;
@@ -253,7 +262,8 @@ export const DEFAULT_MAX_MESSAGE_BYTES = TOPIC_CONFIG_DEFAULTS['max.message.byte
 
 export function resolveGroupConsumerOptions(options: GroupConsumerOptions, retry: RetryOptions | undefined): ResolvedGroupConsumerOptions {
   checkOptionKeys('sluice.consumer({ groupId })', options, GROUP_CONSUMER_KEYS, CONSUMER_HINTS);
-  const { groupId, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, assignor, autoCommit, autoCommitIntervalMs, autoCommitThreshold, ...consumer } = options;
+  const { groupId, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, assignor, instanceId, autoCommit, autoCommitIntervalMs, autoCommitThreshold, ...consumer } = options;
+  if (instanceId !== undefined && (typeof instanceId !== 'string' || instanceId.length === 0 || instanceId.length > 255)) throw invalid('instanceId', instanceId, 'a string of 1–255 characters');
   if (typeof groupId !== 'string' || !GROUP_ID.test(groupId) || groupId === '.' || groupId === '..') throw invalid('groupId', groupId, "1–249 of ASCII letters, digits, '.', '_' and '-'");
   if (sessionTimeoutMs !== undefined) integerIn('sessionTimeoutMs', sessionTimeoutMs, GROUPS.minSessionTimeoutMs, GROUPS.maxSessionTimeoutMs);
   if (heartbeatIntervalMs !== undefined) {
@@ -274,6 +284,7 @@ export function resolveGroupConsumerOptions(options: GroupConsumerOptions, retry
     heartbeatIntervalMs,
     rebalanceTimeoutMs,
     assignor,
+    instanceId,
     autoCommit: autoCommit ?? GROUP_CONSUMER_DEFAULTS.autoCommit,
     autoCommitIntervalMs: interval,
     autoCommitThreshold,

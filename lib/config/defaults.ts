@@ -249,6 +249,8 @@ export const GROUPS = {
   maxPartitions: 10_000,
   /** Expired or fenced members one heartbeat removes at most (a transaction holds 100 items). */
   maxSweptPerHeartbeat: 40,
+  /** An empty group with no committed offsets is gone (describe: GROUP_ID_NOT_FOUND) this long after its last member left: Kafka's offsets.retention.minutes (7 days). */
+  emptyGroupRetentionMs: 7 * 24 * 60 * 60 * 1000,
 } as const;
 
 /** Committed-offset retention and group deletion (lib/groups/offset-retention.ts, delete-group.ts). */

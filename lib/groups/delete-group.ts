@@ -26,7 +26,7 @@ import { DELETE_HOLD_ATTRIBUTE } from './delete-hold.ts';
 import { forgetRetention, isExpired, RETENTION_SK } from './offset-retention.ts';
 import { deleteKeys, queryAll } from './offsets.ts';
 import { isLive, newGroupMeta } from './reconcile.ts';
-import { GROUPS_PK, groupPk, memberSk, META_SK, offsetsPk, registrySk } from './schema.ts';
+import { GROUPS_PK, groupPk, memberSk, META_SK, offsetsPk, registrySk, TARGET_SK } from './schema.ts';
 import { metaToItem, readGroup, type GroupRead } from './store.ts';
 
 /** Attempts at taking the hold when joins keep changing META (each then finds a live member). */
@@ -87,7 +87,8 @@ export async function deleteGroup(storage: Storage, group: string, clock: () => 
       if (attempt >= HOLD_ATTEMPTS) throw new SluiceError('THROTTLING_QUOTA_EXCEEDED', `Group ${group} kept changing while it was being deleted; retry`, { retryAfterSeconds: 1 });
       continue;
     }
-    await deleteKeys(storage, read.members.map((m) => ({ pk: groupPk(group), sk: memberSk(m.memberId) })));
+    // The member items and the target assignment (its own item beside META).
+    await deleteKeys(storage, [...read.members.map((m) => ({ pk: groupPk(group), sk: memberSk(m.memberId) })), { pk: groupPk(group), sk: TARGET_SK }]);
     // Bounded by the group's partitions (GROUPS.maxPartitions per incarnation of each topic).
     const offsets = await queryAll(storage, offsetsPk(group));
     await deleteKeys(storage, offsets.map((o) => ({ pk: o.pk, sk: o.sk })));

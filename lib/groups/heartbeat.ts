@@ -3,8 +3,9 @@ import { SluiceError } from '../errors.ts';
 import { backoffDelayMs, sleep } from '../retry.ts';
 import type { Storage } from '../storage/clients.ts';
 import { parseTpKey, type TopicPartitionKey } from './assignors.ts';
-import { reconcile, type HeartbeatRequest } from './reconcile.ts';
-import { readGroup, writeGroup } from './store.ts';
+import { reconcile, type HeartbeatRequest, type HeartbeatResponse } from './reconcile.ts';
+import { maySteady, steadyHeartbeat } from './steady.ts';
+import { readGroup, readMetaAndMember, writeGroup } from './store.ts';
 import { groupTopics } from './topic-partitions.ts';
 
 /** Partitions as the API carries them: `[{topic, partitions: [n, …]}]`. */
@@ -28,18 +29,39 @@ export interface HeartbeatResult {
   sessionTimeoutMs: number;
 }
 
+function result(answer: HeartbeatResponse): HeartbeatResult {
+  return { memberEpoch: answer.memberEpoch, assignment: toTopicPartitions(answer.assignment), heartbeatIntervalMs: answer.heartbeatIntervalMs, sessionTimeoutMs: answer.sessionTimeoutMs };
+}
+
 /**
- * One heartbeat: one Query of the group, the pure transition, one conditional write.
- * A lost race re-reads and tries again; UNKNOWN_MEMBER_ID and FENCED_MEMBER_EPOCH are
- * answers, not races.
+ * One heartbeat. A steady one (steady.ts) reads META and the member's own item and writes
+ * that item; any other reads the whole group (one Query), applies the pure transition and
+ * writes conditionally. A lost race re-reads and tries again; UNKNOWN_MEMBER_ID and
+ * FENCED_MEMBER_EPOCH are answers, not races.
  */
 export async function heartbeat(storage: Storage, group: string, request: HeartbeatRequest, clock: () => number = Date.now): Promise<HeartbeatResult> {
   for (let attempt = 0; attempt < GROUPS.maxAttempts; attempt++) {
+    if (maySteady(request)) {
+      const read = await readMetaAndMember(storage, group, request.memberId);
+      const nowMs = clock();
+      if (read.meta !== undefined && read.member !== undefined && nowMs < read.meta.nextSweepAtMs) {
+        const topics = await groupTopics(storage, read.meta.subscribedNames, read.meta.topics, nowMs, read.meta.subscribedRegexes);
+        const steady = steadyHeartbeat(read.meta, read.member, request, topics, nowMs);
+        if (steady !== undefined) {
+          if (await writeGroup(storage, { group, readVersion: read.meta.version, meta: undefined, member: { next: steady.member, read: read.member }, others: [] })) return result(steady.response);
+          await sleep(backoffDelayMs(attempt, { baseMs: 10, capMs: 200 }));
+          continue;
+        }
+      }
+    }
     const read = await readGroup(storage, group);
     const nowMs = clock();
     const existing = read.members.find((m) => m.memberId === request.memberId);
-    const names = [...read.members.filter((m) => m.memberId !== request.memberId).flatMap((m) => m.subscribedTopics), ...(request.subscribedTopics ?? existing?.subscribedTopics ?? [])];
-    const topics = await groupTopics(storage, names, read.meta?.topics ?? [], nowMs);
+    const membersOf = read.members.filter((m) => m.memberId !== request.memberId);
+    const names = [...membersOf.flatMap((m) => m.subscribedTopics), ...(request.subscribedTopics ?? existing?.subscribedTopics ?? [])];
+    const requestRegex = request.subscribedTopicRegex === undefined ? existing?.subscribedRegex : request.subscribedTopicRegex === '' ? undefined : request.subscribedTopicRegex;
+    const regexes = [...new Set([...membersOf.flatMap((m) => m.subscribedRegex ?? []), ...(requestRegex === undefined ? [] : [requestRegex])])];
+    const topics = await groupTopics(storage, names, read.meta?.topics ?? [], nowMs, regexes);
     const outcome = reconcile(group, read.meta, read.members, request, topics, nowMs);
     if (outcome.kind === 'rejected') throw new SluiceError(outcome.error, outcome.message);
     const written = await writeGroup(storage, {
@@ -52,7 +74,7 @@ export async function heartbeat(storage: Storage, group: string, request: Heartb
     if (written) {
       const answer = outcome.response;
       if ('error' in answer) throw new SluiceError(answer.error, answer.message);
-      return { memberEpoch: answer.memberEpoch, assignment: toTopicPartitions(answer.assignment), heartbeatIntervalMs: answer.heartbeatIntervalMs, sessionTimeoutMs: answer.sessionTimeoutMs };
+      return result(answer);
     }
     await sleep(backoffDelayMs(attempt, { baseMs: 10, capMs: 200 }));
   }

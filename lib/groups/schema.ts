@@ -3,15 +3,17 @@
  *
  *   pk                 sk                 item
  *   GROUPS             G#<group>          registry entry (so groups can be listed)
- *   GRP#<group>        META               GroupMetaItem: epochs, topic table, target assignment, timeouts, version
+ *   GRP#<group>        META               GroupMetaItem: epochs, topic table, subscriptions, timeouts, sweep due time, version
+ *   GRP#<group>        TARGET             GroupTargetItem: the target assignment, written with META
  *   GRP#<group>        M#<memberId>       MemberItem: member epochs, lease, assignment, partitions being revoked
  *   GOFF#<group>       <topicId>#<p>      CommittedOffsetItem, keyed by the topic's incarnation
  *   TOFF#<topicId>     <group>            "group has offsets of this topic", so deleting a topic deletes them
  *
- * One Query of GRP#<group> reads the whole group. A member's steady-state heartbeat writes
- * only its own item, so members do not contend; anything that gives a member new partitions
- * goes through META's version, so two members can never be handed the same partition from
- * two different reads.
+ * One Query of GRP#<group> reads the whole group. A steady heartbeat reads only META and the
+ * member's own item (one BatchGetItem, the same cost at 3 and 500 members: the target, which
+ * grows with the group, lives in its own item) and writes only its own item, so members do
+ * not contend; see steady.ts. Anything that gives a member new partitions goes through META's
+ * version, so two members can never be handed the same partition from two different reads.
  *
  * Partition sets are stored compactly (partition-sets.ts): with the limits in GROUPS
  * (members, topics and partitions per group) META and a member item stay under DynamoDB's
@@ -21,6 +23,7 @@ import type { AssignorName, TopicPartitionKey } from './assignors.ts';
 
 export const GROUPS_PK = 'GROUPS';
 export const META_SK = 'META';
+export const TARGET_SK = 'TARGET';
 export const MEMBER_SK_PREFIX = 'M#';
 
 export function groupPk(group: string): string {
@@ -64,6 +67,20 @@ export interface GroupMeta {
   target: Map<string, TopicPartitionKey[]>;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
+  /** Sorted union of the live members' explicit subscriptions (existing or not): what a steady heartbeat checks topics for. */
+  subscribedNames: string[];
+  /** Sorted union of the live members' subscribedTopicRegex. */
+  subscribedRegexes: string[];
+  /**
+   * When the next full read of the group is due. Never later than any member's lease end,
+   * any revoke deadline or any fenced member's removal, as of the last full read: until then
+   * no member needs sweeping, so a steady heartbeat need not read the others.
+   */
+  nextSweepAtMs: number;
+  /** When the group last lost its last live member (0 while it has one): an empty group without offsets expires after GROUPS.emptyGroupRetentionMs. */
+  emptySinceMs: number;
+  /** The META version the stored target was written at (the TARGET item carries the same). */
+  targetVersion: number;
   /** Optimistic-concurrency version: every META write is conditional on it. */
   version: number;
 }
@@ -77,25 +94,47 @@ export interface GroupMetaItem {
   assignmentEpoch: number;
   assignor: AssignorName;
   topics: GroupTopic[];
-  /** Partition sets encoded with topic-table indexes (partition-sets.ts). */
-  target: Array<{ memberId: string; partitions: string }>;
+  /** Only in items written before the target moved to its own item. */
+  target?: Array<{ memberId: string; partitions: string }>;
   sessionTimeoutMs: number;
   heartbeatIntervalMs: number;
+  /** Absent in older items: the next full read writes them. */
+  subscribedNames?: string[];
+  subscribedRegexes?: string[];
+  nextSweepAtMs?: number;
+  emptySinceMs?: number;
+  /** Absent in older items, whose target is inline. */
+  targetVersion?: number;
   version: number;
+}
+
+/** The target assignment as stored, beside META and always written with it (META's version guards both). */
+export interface GroupTargetItem {
+  pk: string;
+  sk: typeof TARGET_SK;
+  /** The META version this target belongs to. */
+  version: number;
+  /** Partition sets encoded with META's topic-table indexes (partition-sets.ts). */
+  target: Array<{ memberId: string; partitions: string }>;
 }
 
 /** One member, in memory. */
 export interface Member {
   memberId: string;
+  /** KIP-345 group.instance.id of a static member; undefined for a dynamic one. */
+  instanceId?: string;
   /**
    * The target-assignment epoch the member has reached. Member epochs come from the group
    * epoch, which never decreases, so a member id never sees one epoch twice: a rejoin gets
-   * an epoch above everything an earlier incarnation held.
+   * an epoch above everything an earlier incarnation held. -2: a static member that left
+   * and keeps its assignment until its lease ends or its instance id rejoins.
    */
   memberEpoch: number;
   /** The epoch before the last one (-1: none); accepted once more if a response was lost. */
   previousMemberEpoch: number;
   subscribedTopics: string[];
+  /** KIP-848 subscribedTopicRegex (JavaScript syntax, checked by topic-regex.ts); undefined for none. */
+  subscribedRegex?: string;
   assignor: AssignorName;
   /** What the member may own at its epoch. */
   assigned: TopicPartitionKey[];
@@ -107,6 +146,8 @@ export interface Member {
   rebalanceTimeoutMs: number;
   /** Fenced for not releasing in time: holds nothing, kept until its lease ends so it gets FENCED_MEMBER_EPOCH. */
   fenced: boolean;
+  /** True when `assigned` is exactly the target of `memberEpoch` (nothing to revoke or to receive): the member is steady. */
+  atTarget?: boolean;
   /** Bumped whenever `assigned`, `revoking` or `fenced` change: commits are conditional on it. */
   assignmentVersion: number;
   /** Lease: the member is dead once this passes without a heartbeat. */

@@ -7,6 +7,7 @@ import { deleteGroup } from '../groups/delete-group.ts';
 import { deleteOffsets } from '../groups/delete-offsets.ts';
 import { heartbeat } from '../groups/heartbeat.ts';
 import { keepOffsetsAlive } from '../groups/offset-retention.ts';
+import { checkTopicRegex, MAX_TOPIC_REGEX_LENGTH } from '../groups/topic-regex.ts';
 import { commitOffsets, committedOffsets, OFFSETS_PER_COMMIT, resetOffsets, type ResetTarget } from '../groups/offsets.ts';
 import type { Storage } from '../storage/clients.ts';
 import { jsonBody, pathParameter, type HttpRequest } from './request.ts';
@@ -29,15 +30,18 @@ const topicPartitions = z.array(z.strictObject({ topic: topicName, partitions: z
 const heartbeatSchema = z
   .strictObject({
     memberId: z.string().min(1).max(255),
-    memberEpoch: z.number().int().min(-1),
+    memberEpoch: z.number().int().min(-2),
+    instanceId: z.string().min(1).max(255).optional(),
     subscribedTopics: z.array(topicName).max(1000).optional(),
+    subscribedTopicRegex: z.string().max(4 * MAX_TOPIC_REGEX_LENGTH).optional(),
     ownedPartitions: topicPartitions.optional(),
     assignor: z.string().optional(),
     sessionTimeoutMs: z.number().int().min(GROUPS.minSessionTimeoutMs).max(GROUPS.maxSessionTimeoutMs).optional(),
     heartbeatIntervalMs: z.number().int().min(GROUPS.minHeartbeatIntervalMs).max(GROUPS.maxSessionTimeoutMs).optional(),
     rebalanceTimeoutMs: z.number().int().min(1).max(2_147_483_647).optional(),
   })
-  .refine((b) => b.memberEpoch !== 0 || b.subscribedTopics !== undefined, { message: 'subscribedTopics is required to join (memberEpoch 0)', path: ['subscribedTopics'] });
+  .refine((b) => b.memberEpoch !== 0 || b.subscribedTopics !== undefined || (b.subscribedTopicRegex ?? '') !== '', { message: 'subscribedTopics or subscribedTopicRegex is required to join (memberEpoch 0)', path: ['subscribedTopics'] })
+  .refine((b) => b.memberEpoch !== -2 || b.instanceId !== undefined, { message: 'memberEpoch -2 (a static member leaving) requires instanceId', path: ['instanceId'] });
 
 const commitSchema = z
   .strictObject({
@@ -83,9 +87,12 @@ export async function heartbeatOp(request: HttpRequest, storage: Storage): Promi
     throw invalidRequest(`heartbeatIntervalMs (${body.heartbeatIntervalMs}) must be below sessionTimeoutMs (${body.sessionTimeoutMs})`);
   }
   const assignor = assignorOf(body.assignor);
+  if (body.subscribedTopicRegex !== undefined && body.subscribedTopicRegex !== '') checkTopicRegex(body.subscribedTopicRegex);
   const result = await heartbeat(storage, group, {
     memberId: body.memberId,
     memberEpoch: body.memberEpoch,
+    ...(body.instanceId === undefined ? {} : { instanceId: body.instanceId }),
+    ...(body.subscribedTopicRegex === undefined ? {} : { subscribedTopicRegex: body.subscribedTopicRegex }),
     ...(body.subscribedTopics === undefined ? {} : { subscribedTopics: body.subscribedTopics }),
     ...(body.ownedPartitions === undefined ? {} : { ownedPartitions: body.ownedPartitions.flatMap((tp) => tp.partitions.map((p) => tpKey(tp.topic, p))) }),
     ...(assignor === undefined ? {} : { assignor }),

@@ -3,8 +3,8 @@
  * `run()`, the native client at construction, so the native consumer is made by `run()`;
  * subscriptions, pauses and event listeners given before are applied to it then.
  *
- * A RegExp subscription is matched against the topics that exist at `subscribe()`, as kafkajs
- * matches it against the metadata it has then.
+ * A RegExp subscription goes to the group as a topic regex (KIP-848), so topics created
+ * after `subscribe()` that match are consumed too, without a rejoin.
  */
 import type { ConsumedBatch, ConsumedMessage, GroupConsumer as NativeConsumer, GroupConsumerOptions, RetryOptions as NativeRetryOptions, Sluice, TopicPartition } from '../client/index.ts';
 import { SluiceError } from '../errors.ts';
@@ -21,6 +21,8 @@ export interface ConsumerConfig {
   /** KIP-848 groups revoke incrementally and the server bounds a member by its session timeout; accepted, with no separate effect. */
   rebalanceTimeout?: number;
   heartbeatInterval?: number;
+  /** Kafka's group.instance.id (KIP-345): a static member; see the native `instanceId`. */
+  groupInstanceId?: string;
   maxBytesPerPartition?: number;
   maxWaitTimeInMs?: number;
   retry?: RetryOptions;
@@ -125,7 +127,7 @@ export interface InstrumentationEvent<T> {
   payload: T;
 }
 
-const CONFIG_KEYS = { groupId: true, partitionAssigners: true, sessionTimeout: true, rebalanceTimeout: true, heartbeatInterval: true, maxBytesPerPartition: true, maxWaitTimeInMs: true, retry: true, readUncommitted: true } as const;
+const CONFIG_KEYS = { groupId: true, partitionAssigners: true, sessionTimeout: true, rebalanceTimeout: true, heartbeatInterval: true, groupInstanceId: true, maxBytesPerPartition: true, maxWaitTimeInMs: true, retry: true, readUncommitted: true } as const;
 const SUBSCRIBE_KEYS = { topics: true, topic: true, fromBeginning: true } as const;
 const RUN_KEYS = { autoCommit: true, autoCommitInterval: true, autoCommitThreshold: true, eachBatchAutoResolve: true, partitionsConsumedConcurrently: true, eachBatch: true, eachMessage: true } as const;
 const CONFIG_HINTS = {
@@ -164,7 +166,7 @@ function byTopic(offsets: ReadonlyArray<{ topic: string; partition: number; offs
 export class Consumer {
   readonly events = CONSUMER_EVENTS;
   private readonly options: GroupConsumerOptions;
-  private readonly subscriptions: Array<{ topics: string[]; fromBeginning: boolean }> = [];
+  private readonly subscriptions: Array<{ topics: Array<string | RegExp>; fromBeginning: boolean }> = [];
   private readonly listeners = new Map<string, Array<(event: InstrumentationEvent<unknown>) => void>>();
   private readonly pendingPauses: Array<{ topic: string; partitions?: number[] }> = [];
   private native: NativeConsumer | undefined;
@@ -184,6 +186,7 @@ export class Consumer {
       ...nativeRetry(config.retry),
       ...(config.sessionTimeout === undefined ? {} : { sessionTimeoutMs: config.sessionTimeout }),
       ...(config.heartbeatInterval === undefined ? {} : { heartbeatIntervalMs: config.heartbeatInterval }),
+      ...(config.groupInstanceId === undefined ? {} : { instanceId: config.groupInstanceId }),
       ...(config.maxBytesPerPartition === undefined ? {} : { maxBytesPerPartition: config.maxBytesPerPartition }),
       ...(config.maxWaitTimeInMs === undefined ? {} : { maxWaitMs: config.maxWaitTimeInMs }),
       ...(config.partitionAssigners === undefined ? {} : { assignor: 'uniform' as const }),
@@ -215,13 +218,7 @@ export class Consumer {
   async subscribe(subscription: ConsumerSubscribeTopics | { topic: string | RegExp; fromBeginning?: boolean }): Promise<void> {
     checkOptionKeys('consumer.subscribe()', subscription, SUBSCRIBE_KEYS);
     if (this.native !== undefined) throw new KafkaJSNonRetriableError('Cannot subscribe to topic while consumer is running');
-    const given = 'topics' in subscription ? subscription.topics : [subscription.topic];
-    const patterns = given.filter((t): t is RegExp => t instanceof RegExp);
-    const topics = given.filter((t): t is string => typeof t === 'string');
-    if (patterns.length > 0) {
-      const existing = await kafkajsErrors(() => this.sluice.admin({ retry: this.retryOnly() }).listTopics());
-      for (const { name } of existing) if (patterns.some((p) => new RegExp(p.source, p.flags.replace('g', '')).test(name))) topics.push(name);
-    }
+    const topics = 'topics' in subscription ? [...subscription.topics] : [subscription.topic];
     if (topics.length === 0) return;
     this.subscriptions.push({ topics, fromBeginning: subscription.fromBeginning === true });
   }

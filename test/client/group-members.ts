@@ -38,7 +38,7 @@ export const FAST = { sessionTimeoutMs: 2000, heartbeatIntervalMs: 200, autoComm
 export interface MemberOptions {
   name: string;
   groupId: string;
-  topics: string[];
+  topics: Array<string | RegExp>;
   timeline: Ownership[];
   handled: Handled[];
   options?: Partial<GroupConsumerOptions>;

@@ -6,7 +6,7 @@ import { BatchWriteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { assign } from '../../lib/groups/assignors.ts';
 import { newGroupMeta } from '../../lib/groups/reconcile.ts';
 import type { Member } from '../../lib/groups/schema.ts';
-import { memberToItem, metaToItem } from '../../lib/groups/store.ts';
+import { memberToItem, metaItems } from '../../lib/groups/store.ts';
 
 let stack: LocalStack;
 beforeAll(async () => {
@@ -245,7 +245,7 @@ describe('group size limits', () => {
       revokeDeadlineMs: 0, rebalanceTimeoutMs: 300_000, fenced: false, assignmentVersion: 1, expiresAtMs: nowMs + 120_000, lastHeartbeatMs: nowMs, joinedAtMs: nowMs,
     }));
     const { ddb, env } = stack.storage;
-    await ddb.send(new PutCommand({ TableName: env.tableName, Item: metaToItem(meta) }));
+    for (const Item of metaItems(meta)) await ddb.send(new PutCommand({ TableName: env.tableName, Item }));
     for (let i = 0; i < members.length; i += 25) {
       await ddb.send(new BatchWriteCommand({ RequestItems: { [env.tableName]: members.slice(i, i + 25).map((m) => ({ PutRequest: { Item: memberToItem('limits', m) } })) } }));
     }
