@@ -12,7 +12,7 @@ import type { AuthOptions } from './auth.ts';
 import type { AlterTopicOptions, CreateTopicOptions } from './admin.ts';
 import type { RunConfig, TopicAssignment } from './consumer.ts';
 import type { GroupRunConfig } from './group-consumer.ts';
-import type { ConsumerOptions, GroupConsumerOptions, ProducerOptions, RetryOptions, SluiceOptions } from './options.ts';
+import type { ClaimCheckOptions, ConsumerOptions, GroupConsumerOptions, ProducerOptions, RetryOptions, SluiceOptions } from './options.ts';
 import type { Message, ProducerRecord } from './types.ts';
 
 /** Every name of `T`, each exactly once: `satisfies OptionKeys<T>` fails to compile if one is missing or extra. */
@@ -53,7 +53,10 @@ export const PRODUCER_KEYS = {
   maxRequestBytes: true,
   metadataMaxAgeMs: true,
   idempotent: true,
+  claimCheck: true,
 } as const satisfies OptionKeys<ProducerOptions>;
+
+export const CLAIM_CHECK_KEYS = { thresholdBytes: true, partSizeBytes: true } as const satisfies OptionKeys<ClaimCheckOptions>;
 
 export const PRODUCER_HINTS: KeyHints = {
   createPartitioner: 'keys are always partitioned with murmur2, as Kafka and kafkajs DefaultPartitioner do; set partition on a message to choose one',
@@ -67,6 +70,7 @@ export const CONSUMER_KEYS = {
   maxWaitMs: true,
   maxBytesPerPartition: true,
   partitionsConsumedConcurrently: true,
+  resolveClaimChecks: true,
 } as const satisfies OptionKeys<ConsumerOptions>;
 
 export const GROUP_CONSUMER_KEYS = {

@@ -198,3 +198,24 @@ export const GROUPS = {
   /** Expired or fenced members one heartbeat removes at most (a transaction holds 100 items). */
   maxSweptPerHeartbeat: 40,
 } as const;
+
+/** Claim-check blobs (lib/blobs): values uploaded to S3 that records reference. */
+export const BLOBS = {
+  /** The producer's default `claimCheck.thresholdBytes`: values larger than this are uploaded (256 KiB). */
+  thresholdBytes: 262_144,
+  /** Values larger than this are uploaded in parts, in parallel; also the default part size. */
+  multipartThresholdBytes: 64 * 1024 * 1024,
+  /** S3's smallest part (all but the last), 5 MiB. */
+  minPartBytes: 5 * 1024 * 1024,
+  /** S3's most parts in one upload. */
+  maxParts: 10_000,
+  /** Parts a client uploads at once. */
+  uploadConcurrency: 4,
+  /**
+   * A produce's claim on a blob older than this belongs to a request that died between its
+   * commit and recording its offsets: Lambda's longest run (15 min), plus margin.
+   */
+  staleClaimMs: 20 * 60 * 1000,
+  /** Blob items one collection step reads at most (a page each of due and new blobs). */
+  collectPageSize: 100,
+} as const;

@@ -10,6 +10,7 @@ import { acquireLease } from './lease.ts';
 import { compactKeys } from './key-compaction.ts';
 import { expiryDaysFor, needsRetag, safeExpiryDays, writtenAtMs } from './lifecycle.ts';
 import { deleteDeadIncarnations, sweepOrphans } from './orphans.ts';
+import { collectBlobs } from '../blobs/collect.ts';
 import { indexPages, readIndex, readPendingDeletes } from './partition-items.ts';
 import { planRetention, planTailMerges } from './plan.ts';
 import { claimDiscovery, dueSk, duePartitions, readCompactionState, readTaggedRungs, recordTaggedRung, removeDue, saveCompactionState, scheduledPartitions, scheduleNew, type CompactionStateItem } from './schedule.ts';
@@ -127,6 +128,9 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
       report.compactedSegments = await compactKeys(storage, topic, partition, await readIndex(storage, pk), clock(), graceEnd());
     }
 
+    // Claim-check blobs whose last referencing record left the log, and orphan blobs (lib/blobs).
+    const blobs = outOfTime() ? undefined : await collectBlobs(storage, topic, partition, logStartOffset, { clock, deleteGraceMs: settings.deleteGraceMs, orphanGraceMs: settings.orphanGraceMs, deadlineMs });
+
     // Merging: only the tail that earlier visits have not settled.
     if (!outOfTime()) {
       const tail: IndexEntryItem[] = [];
@@ -188,7 +192,7 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
     report.unfinished = outOfTime();
     // Queued deletions this visit did not reach, and any it queued (due a grace period from now at the latest).
     const queuedNow = report.removedSegments + report.mergedRuns + report.compactedSegments > 0 ? [graceEnd()] : [];
-    const waiting = [...pending.filter((p) => p.deleteAfterMs > startedAtMs).map((p) => p.deleteAfterMs), ...queuedNow];
+    const waiting = [...pending.filter((p) => p.deleteAfterMs > startedAtMs).map((p) => p.deleteAfterMs), ...queuedNow, blobs?.nextDueAtMs ?? clock()];
     // Retention is checked at most every retentionCheckIntervalMs, as Kafka's log.retention.check.interval.ms.
     const retentionCheckMs = Math.max(retentionDueAtMs, clock() + settings.retentionCheckIntervalMs);
     const dueAtMs = report.unfinished || state.sweepAfterKey !== undefined ? clock() : Math.min(state.nextSweepAtMs, retentionCheckMs, ...waiting);
