@@ -61,6 +61,10 @@ describe('docs/openapi.yaml', () => {
       ['POST', '/v1/groups/{group}/heartbeat', '/v1/groups/readers/heartbeat', { memberId: 'm1', memberEpoch: -1 }],
       ['POST', '/v1/groups/{group}/offsets/reset', '/v1/groups/readers/offsets/reset', { topic: 'spec', to: 'earliest' }],
       ['GET', '/v1/groups/{group}', '/v1/groups/nobody'],
+      ['POST', '/v1/topics/{topic}/blobs', '/v1/topics/spec/blobs', { size: 100_000_000, sha256: 'a'.repeat(64) }],
+      ['POST', '/v1/topics/{topic}/blobs', '/v1/topics/spec/blobs', { size: 10, sha256: 'A' }],
+      ['GET', '/v1/topics/{topic}/blobs/{id}', '/v1/topics/spec/blobs/000000000000001-00000000000000000000000000000000'],
+      ['POST', '/v1/topics/{topic}/blobs/{id}/complete', '/v1/topics/spec/blobs/000000000000001-00000000000000000000000000000000/complete', { parts: [{ partNumber: 1, etag: 'x' }] }],
       ['DELETE', '/v1/topics/{topic}', '/v1/topics/spec'],
     ];
     const statuses = new Set<number>();
