@@ -6,7 +6,7 @@
 import type { Command } from 'commander';
 import { SluiceError } from '../lib/errors.ts';
 import type { ConsumedBatch, TopicAssignment } from '../lib/client/index.ts';
-import { type ConsumeOptions, formatter, pastUntil, resolveTopics, timestampOf } from './consume.ts';
+import { type ConsumeOptions, formatter, pastUntil, resolvesClaimChecks, resolveTopics, timestampOf } from './consume.ts';
 import { clientFor, writeOut } from './context.ts';
 import { consumeBounds, partitionKey } from './consume-bounds.ts';
 import { createProgress } from './progress.ts';
@@ -28,7 +28,7 @@ export async function consumeAssigned(named: readonly string[], options: Consume
   });
 
   const fromBeginning = options.fromBeginning === true || start?.kind === 'earliest';
-  const consumer = sluice.consumer({ autoOffsetReset: fromBeginning ? 'earliest' : 'latest' });
+  const consumer = sluice.consumer({ autoOffsetReset: fromBeginning ? 'earliest' : 'latest', resolveClaimChecks: resolvesClaimChecks(options) });
   consumer.assign(
     topics.map((topic): TopicAssignment => ({
       topic,

@@ -9,7 +9,7 @@
 import type { Command } from 'commander';
 import { SluiceError } from '../lib/errors.ts';
 import type { EachBatchPayload, GroupConsumer } from '../lib/client/index.ts';
-import { type ConsumeOptions, formatter, pastUntil, resolveTopics } from './consume.ts';
+import { type ConsumeOptions, formatter, pastUntil, resolvesClaimChecks, resolveTopics } from './consume.ts';
 import { clientFor, writeOut } from './context.ts';
 import { consumeBounds, partitionKey } from './consume-bounds.ts';
 import { createProgress } from './progress.ts';
@@ -77,7 +77,7 @@ export async function consumeInGroup(named: readonly string[], groupId: string, 
     await withReconnect(
       follow,
       async (connected) => {
-        const member: GroupConsumer = sluice.consumer({ groupId, autoOffsetReset: fromBeginning ? 'earliest' : 'latest' });
+        const member: GroupConsumer = sluice.consumer({ groupId, autoOffsetReset: fromBeginning ? 'earliest' : 'latest', resolveClaimChecks: resolvesClaimChecks(options) });
         consumer = member;
         noteRetries(member);
         member.subscribe({ topics });
