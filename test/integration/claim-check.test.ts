@@ -141,6 +141,33 @@ describe('claim check', () => {
     expect(located.status).toBe(404);
   });
 
+  it('releases a blob when DeleteRecords moves the log start past its record, when key compaction drops its record, and when its topic is deleted', async () => {
+    const settings = { deleteGraceMs: 0, orphanGraceMs: 3_600_000 };
+    // DeleteRecords
+    await createTopic(stack.url, 'cc-deleted', 1);
+    await produce('cc-deleted', [{ value: randomBytes(300 * 1024) }, { value: 'after' }]);
+    const deleted = await storedReference('cc-deleted', 0);
+    expect((await api(stack.url, 'POST', '/v1/topics/cc-deleted/partitions/0/delete-records', { offset: 1 })).status).toBe(200);
+    // DeleteRecords asks for a compaction of its own (default grace); ours runs once that one let go of the lease, past its grace.
+    while (!(await compactTopicPartition(stack.storage, 'cc-deleted', 0, { settings, nowMs: Date.now() + 600_000 })).ran) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await objectExists(deleted.key)).toBe(false);
+    // Key compaction: a newer record of the same key replaces the one that references the blob.
+    await createTopic(stack.url, 'cc-compacted', 1, { 'cleanup.policy': 'compact' });
+    await produce('cc-compacted', [{ key: 'k', value: randomBytes(300 * 1024) }]);
+    await produce('cc-compacted', [{ key: 'k', value: 'replaced' }]);
+    await produce('cc-compacted', [{ key: 'other', value: 'newest segment' }]);
+    const compacted = await storedReference('cc-compacted', 0);
+    await compactTopicPartition(stack.storage, 'cc-compacted', 0, { settings });
+    await compactTopicPartition(stack.storage, 'cc-compacted', 0, { settings });
+    expect(await objectExists(compacted.key)).toBe(false);
+    // Topic deletion
+    await createTopic(stack.url, 'cc-dropped', 1);
+    await produce('cc-dropped', [{ value: randomBytes(300 * 1024) }]);
+    const dropped = await storedReference('cc-dropped', 0);
+    expect((await api(stack.url, 'DELETE', '/v1/topics/cc-dropped')).status).toBe(204);
+    expect(await objectExists(dropped.key)).toBe(false);
+  });
+
   it('collects an uploaded blob that no record references once the orphan grace passed', async () => {
     await createTopic(stack.url, 'cc-orphan', 1);
     await produce('cc-orphan', [{ value: randomBytes(300 * 1024) }]);
