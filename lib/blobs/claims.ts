@@ -15,6 +15,7 @@ import { TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DecodeBudget } from '../codec/decode-budget.ts';
 import { decodeRecordBatch } from '../codec/record-batch.ts';
 import { SluiceError } from '../errors.ts';
+import { log } from '../observability/logger.ts';
 import type { AppendedPartition, PartitionBatches } from '../log/append.ts';
 import type { Storage } from '../storage/clients.ts';
 import type { TopicItem } from '../storage/schema.ts';
@@ -32,6 +33,10 @@ export interface FoundReference {
 }
 
 const MARKER = Buffer.from(CLAIM_CHECK_HEADER);
+/** Distinct blobs one produce request may reference (each costs a HEAD and a conditional write before the append). */
+const MAX_BLOBS_PER_REQUEST = 1000;
+/** Blobs claimed at once. */
+const CLAIM_CONCURRENCY = 16;
 /** Reference items per transaction, beside the blob item's update (DynamoDB's limit is 100). */
 const REFS_PER_TRANSACTION = 99;
 
@@ -95,25 +100,32 @@ export async function claimBlobs(storage: Storage, topic: TopicItem, found: read
       ),
     );
   };
+  if (byBlob.size > MAX_BLOBS_PER_REQUEST) throw new SluiceError('INVALID_REQUEST', `The request references ${byBlob.size} blobs; at most ${MAX_BLOBS_PER_REQUEST} per request`);
+  const claimOne = async (id: string, reference: ClaimCheckReference, claim: string) => {
+    await checkUploaded(storage, { objectKey: reference.key, blobId: id, size: reference.size } as BlobItem);
+    await storage.ddb
+      .send(
+        new UpdateCommand({
+          TableName: storage.env.tableName,
+          Key: { pk, sk: blobSk(id) },
+          UpdateExpression: 'ADD claims :c',
+          ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deleting) AND attribute_not_exists(uploadId) AND #size = :size AND sha256 = :sha',
+          ExpressionAttributeNames: { '#size': 'size' },
+          ExpressionAttributeValues: { ':c': new Set([claim]), ':size': reference.size, ':sha': reference.sha256 },
+        }),
+      )
+      .catch((error: { name?: string }) => {
+        if (error.name !== 'ConditionalCheckFailedException') throw error;
+        throw new SluiceError('INVALID_RECORD', `Blob ${id} of topic ${topic.name} is unknown, not completely uploaded, being deleted, or of another size or SHA-256 than the reference states`);
+      });
+    claimed.push(id);
+  };
   try {
-    for (const [id, { reference, claim }] of byBlob) {
-      await checkUploaded(storage, { objectKey: reference.key, blobId: id, size: reference.size } as BlobItem);
-      await storage.ddb
-        .send(
-          new UpdateCommand({
-            TableName: storage.env.tableName,
-            Key: { pk, sk: blobSk(id) },
-            UpdateExpression: 'ADD claims :c',
-            ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(deleting) AND attribute_not_exists(uploadId) AND #size = :size AND sha256 = :sha',
-            ExpressionAttributeNames: { '#size': 'size' },
-            ExpressionAttributeValues: { ':c': new Set([claim]), ':size': reference.size, ':sha': reference.sha256 },
-          }),
-        )
-        .catch((error: { name?: string }) => {
-          if (error.name !== 'ConditionalCheckFailedException') throw error;
-          throw new SluiceError('INVALID_RECORD', `Blob ${id} of topic ${topic.name} is unknown, not completely uploaded, being deleted, or of another size or SHA-256 than the reference states`);
-        });
-      claimed.push(id);
+    const entries = [...byBlob];
+    for (let i = 0; i < entries.length; i += CLAIM_CONCURRENCY) {
+      const settled = await Promise.allSettled(entries.slice(i, i + CLAIM_CONCURRENCY).map(([id, { reference, claim }]) => claimOne(id, reference, claim)));
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
     }
   } catch (error) {
     await withdraw(claimed);
@@ -170,6 +182,11 @@ export async function appendWithClaims<T extends readonly AppendedPartition[]>(s
     if (error instanceof SluiceError && error.details.committedPartitions === undefined) await claims.withdraw();
     throw error;
   }
-  await claims.record(appended);
+  try {
+    await claims.record(appended);
+  } catch (error) {
+    // The records are committed and must be acknowledged; the claims left keep the blobs, and the collector turns them into references.
+    log().warn('Could not record claim-check references; the collector will', { topic: topic.name, error: String(error) });
+  }
   return appended;
 }

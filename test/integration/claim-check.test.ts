@@ -1,9 +1,13 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.ts';
 import { Sluice, type ConsumedMessage, type ConsumerOptions, type ProducerOptions } from '../../lib/client/index.ts';
-import { CLAIM_CHECK_HEADER, parseReference } from '../../lib/blobs/reference.ts';
+import { claimBlobs, findReferences } from '../../lib/blobs/claims.ts';
+import { CLAIM_CHECK_HEADER, encodeReference, parseReference } from '../../lib/blobs/reference.ts';
+import { appendBatches } from '../../lib/log/append.ts';
+import { buildBatches } from '../../lib/log/batching.ts';
+import { getTopic } from '../../lib/log/topics.ts';
 import { compactTopicPartition } from '../../lib/retention/compact.ts';
 import { api, startTestStack } from '../support/stack.ts';
 import { createTopic } from '../client/helpers.ts';
@@ -168,12 +172,41 @@ describe('claim check', () => {
     expect(await objectExists(dropped.key)).toBe(false);
   });
 
+  it('keeps a blob whose produce crashed between its commit and recording the reference, until the record has left the log', async () => {
+    await createTopic(stack.url, 'cc-crash', 1);
+    const body = randomBytes(2048);
+    const sha256 = createHash('sha256').update(body).digest('hex');
+    const registered = await api(stack.url, 'POST', '/v1/topics/cc-crash/blobs', { size: body.length, sha256 });
+    expect((await fetch(registered.body.upload.url, { method: 'PUT', body })).status).toBe(200);
+    const topic = await getTopic(stack.storage, 'cc-crash');
+    const reference = { id: registered.body.id, key: registered.body.key, size: body.length, sha256 };
+    const { parts } = await buildBatches(topic, [{ key: null, value: encodeReference(reference), headers: [{ key: CLAIM_CHECK_HEADER, value: Buffer.from('1') }], timestamp: Date.now(), partition: 0 }]);
+    // The produce path up to its commit, then the crash: the reference is never recorded.
+    await claimBlobs(stack.storage, topic, await findReferences(topic, parts));
+    await appendBatches(stack.storage, topic, parts);
+    await produce('cc-crash', [{ value: 'after' }]);
+    const settings = { orphanGraceMs: 0, deleteGraceMs: 0 };
+    const compactAt = async (nowMs: number) => {
+      while (!(await compactTopicPartition(stack.storage, 'cc-crash', 0, { settings, nowMs })).ran) await new Promise((resolve) => setTimeout(resolve, 50));
+    };
+    // Long past the orphan grace and the claim's age, the claim stands for its record.
+    await compactAt(Date.now() + 3_600_000);
+    expect(await objectExists(reference.key)).toBe(true);
+    // The record (offset 0) left the log; the claim became a reference at the high watermark it saw (2), so the blob stays a little longer, never less.
+    expect((await api(stack.url, 'POST', '/v1/topics/cc-crash/partitions/0/delete-records', { offset: 1 })).status).toBe(200);
+    await compactAt(Date.now() + 3_600_000);
+    expect(await objectExists(reference.key)).toBe(true);
+    await produce('cc-crash', [{ value: 'later' }]);
+    expect((await api(stack.url, 'POST', '/v1/topics/cc-crash/partitions/0/delete-records', { offset: 3 })).status).toBe(200);
+    await compactAt(Date.now() + 3_600_000);
+    expect(await objectExists(reference.key)).toBe(false);
+  });
+
   it('collects an uploaded blob that no record references once the orphan grace passed', async () => {
     await createTopic(stack.url, 'cc-orphan', 1);
     await produce('cc-orphan', [{ value: randomBytes(300 * 1024) }]);
     const kept = await storedReference('cc-orphan', 0);
     const body = randomBytes(2048);
-    const { createHash } = await import('node:crypto');
     const registered = await api(stack.url, 'POST', '/v1/topics/cc-orphan/blobs', { size: body.length, sha256: createHash('sha256').update(body).digest('hex') });
     const put = await fetch(registered.body.upload.url, { method: 'PUT', body });
     expect(put.status).toBe(200);
