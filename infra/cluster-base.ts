@@ -3,8 +3,10 @@
  * (SluiceCluster) or imported it by its API id (SluiceCluster.fromClusterAttributes): its
  * URL and the grant methods, computed from the one route table.
  */
-import { Annotations, ArnFormat, Stack } from 'aws-cdk-lib';
-import { Metric, type MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
+import { Annotations, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { Alarm, ComparisonOperator, Metric, TreatMissingData, type MetricOptions } from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import { Construct, type IConstruct } from 'constructs';
 import type { RouteSpec } from '../lib/http/routes.ts';
@@ -36,6 +38,42 @@ export interface ISluiceCluster extends IConstruct {
   metricRecordsOut(options?: SluiceMetricOptions): Metric;
   /** Requests answered 429. */
   metricThrottled(options?: SluiceMetricOptions): Metric;
+  /** Appends that lost the race on a partition's head and tried again. */
+  metricAppendConflicts(options?: SluiceMetricOptions): Metric;
+  /** Segments rewritten by merging or key compaction. */
+  metricSegmentsMerged(options?: SluiceMetricOptions): Metric;
+  /** Stored bytes freed by retention, DeleteRecords, key compaction and orphan collection. */
+  metricBytesReclaimed(options?: SluiceMetricOptions): Metric;
+  /** Age of the least recently compacted partition with work due (Maximum). */
+  metricOldestUncompactedSeconds(options?: MetricOptions): Metric;
+  /** A group's largest lag in records over a topic's partitions, or over every topic (Maximum). */
+  metricConsumerLag(group: string, options?: SluiceMetricOptions): Metric;
+  /** Times a group's assignment changed, or every group's with no `group`. */
+  metricRebalances(options?: SluiceMetricOptions & { readonly group?: string }): Metric;
+  /** An alarm when `group` lags by `thresholdRecords` or more on `topic` (or on any topic, by the cluster-wide series' maximum when no topic). */
+  alarmOnConsumerLag(group: string, props: ConsumerLagAlarmProps): Alarm;
+}
+
+/** When alarmOnConsumerLag fires, and whom it tells. */
+export interface ConsumerLagAlarmProps {
+  /** Lag, in records, at or above which the alarm fires. */
+  readonly thresholdRecords: number;
+  /**
+   * Only the group's lag on this topic.
+   * @default - the group's largest lag on any topic it consumes
+   */
+  readonly topic?: string;
+  /**
+   * Consecutive 5-minute periods at or above the threshold before it fires. The lag is
+   * published once per scheduled compaction pass, so one period is one sample.
+   * @default 3
+   */
+  readonly evaluationPeriods?: number;
+  /**
+   * Where the alarm notifies when it fires.
+   * @default - nobody; add actions to the returned alarm
+   */
+  readonly alarmTopic?: ITopic;
 }
 
 /** A metric's period and statistic, and the topic it is limited to. */
@@ -59,16 +97,71 @@ export abstract class SluiceClusterBase extends Construct implements ISluiceClus
   protected abstract readonly metricsService: string | undefined;
 
   /** One of the application metrics the cluster's functions publish (namespace `Sluice`); Sum over 5 minutes unless `options` say. */
-  metric(name: MetricName, options: SluiceMetricOptions = {}): Metric {
+  metric(name: MetricName, options: SluiceMetricOptions & { readonly group?: string } = {}): Metric {
     if (this.metricsService === undefined) throw new Error(`metric${name} needs the cluster's namePrefix: pass it to SluiceCluster.fromClusterAttributes`);
-    const { topic, ...rest } = options;
+    const { topic, group, ...rest } = options;
     return new Metric({
       namespace: METRICS_NAMESPACE,
       metricName: name,
       statistic: 'Sum',
       ...rest,
-      dimensionsMap: { service: this.metricsService, ...(topic === undefined ? {} : { Topic: topic }), ...rest.dimensionsMap },
+      dimensionsMap: {
+        service: this.metricsService,
+        ...(group === undefined ? {} : { Group: group }),
+        ...(topic === undefined ? {} : { Topic: topic }),
+        ...rest.dimensionsMap,
+      },
     });
+  }
+
+  /** Appends that lost the race on a partition's head and tried again. */
+  metricAppendConflicts(options: SluiceMetricOptions = {}): Metric {
+    return this.metric('AppendConflicts', options);
+  }
+
+  /** Segments rewritten by merging or key compaction. */
+  metricSegmentsMerged(options: SluiceMetricOptions = {}): Metric {
+    return this.metric('SegmentsMerged', options);
+  }
+
+  /** Stored bytes freed by retention, DeleteRecords, key compaction and orphan collection. */
+  metricBytesReclaimed(options: SluiceMetricOptions = {}): Metric {
+    return this.metric('BytesReclaimed', options);
+  }
+
+  /** Age of the least recently compacted partition with work due; Maximum over 5 minutes. */
+  metricOldestUncompactedSeconds(options: MetricOptions = {}): Metric {
+    return this.metric('OldestUncompactedSeconds', { statistic: 'Maximum', ...options });
+  }
+
+  /**
+   * A group's largest lag in records (Maximum): on `options.topic`, or, without it, over
+   * every topic the group consumes. The scheduled pass publishes both series.
+   */
+  metricConsumerLag(group: string, options: SluiceMetricOptions = {}): Metric {
+    return this.metric('ConsumerLagRecords', { statistic: 'Maximum', ...options, group });
+  }
+
+  /** Times a group's assignment changed (its group epoch rose); every group's without `group`. */
+  metricRebalances(options: SluiceMetricOptions & { readonly group?: string } = {}): Metric {
+    return this.metric('Rebalances', options);
+  }
+
+  /** An alarm when `group` lags by `thresholdRecords` or more; see ConsumerLagAlarmProps. */
+  alarmOnConsumerLag(group: string, props: ConsumerLagAlarmProps): Alarm {
+    if (!Number.isSafeInteger(props.thresholdRecords) || props.thresholdRecords < 1) throw new Error(`alarmOnConsumerLag: thresholdRecords must be a positive integer, got ${props.thresholdRecords}`);
+    const id = `ConsumerLag-${group}${props.topic === undefined ? '' : `-${props.topic}`}`.replaceAll('/', '_');
+    const alarm = new Alarm(this, id, {
+      alarmDescription: `Consumer group ${group} lags by ${props.thresholdRecords} records or more${props.topic === undefined ? '' : ` on ${props.topic}`}`,
+      metric: this.metricConsumerLag(group, { topic: props.topic, period: Duration.minutes(5) }),
+      threshold: props.thresholdRecords,
+      evaluationPeriods: props.evaluationPeriods ?? 3,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      // No datum means no committed offsets to lag behind, or compaction not running, which has its own alarm.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    });
+    if (props.alarmTopic !== undefined) alarm.addAlarmAction(new SnsAction(props.alarmTopic));
+    return alarm;
   }
 
   /** Bytes produced (request bodies of accepted produce requests). */

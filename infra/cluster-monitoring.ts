@@ -3,7 +3,8 @@
  * the API's 5xx answers; DynamoDB throttling. Thresholds are starting points, stated here.
  */
 import { Aws, Duration } from 'aws-cdk-lib';
-import { Alarm, ComparisonOperator, Dashboard, GraphWidget, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { Alarm, ComparisonOperator, Dashboard, GraphWidget, MathExpression, Metric, TreatMissingData, type IMetric } from 'aws-cdk-lib/aws-cloudwatch';
+import { METRICS_NAMESPACE, type MetricName } from '../lib/observability/metrics.ts';
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Operation, type ITable } from 'aws-cdk-lib/aws-dynamodb';
 import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
@@ -38,6 +39,16 @@ export interface ClusterMonitoringProps {
   readonly alarmTopic: ITopic | undefined;
   /** Requests the functions answered 429 (the application metric `Throttled`). */
   readonly throttled: IMetric;
+  /** The `service` dimension of the application metrics (the name prefix). */
+  readonly metricsService: string;
+}
+
+/**
+ * OldestUncompactedSeconds at or above which compaction counts as behind: an hour, or three
+ * compaction intervals when those are longer.
+ */
+export function compactionBehindThresholdSeconds(interval: Duration): number {
+  return Math.max(3600, 3 * interval.toSeconds());
 }
 
 const PERIOD = Duration.minutes(5);
@@ -75,24 +86,12 @@ const TABLE_OPERATIONS = [
 export class ClusterMonitoring extends Construct {
   readonly alarms: Alarm[] = [];
   readonly dashboard: Dashboard;
+  private readonly props: ClusterMonitoringProps;
 
   constructor(scope: Construct, id: string, props: ClusterMonitoringProps) {
     super(scope, id);
-    const { namePrefix } = props;
-    const alarm = (alarmId: string, metric: IMetric, threshold: number, description: string, evaluationPeriods = 1): Alarm => {
-      const created = new Alarm(this, alarmId, {
-        alarmName: `${namePrefix}-${alarmId}`,
-        alarmDescription: description,
-        metric,
-        threshold,
-        evaluationPeriods,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-      });
-      if (props.alarmTopic !== undefined) created.addAlarmAction(new SnsAction(props.alarmTopic));
-      this.alarms.push(created);
-      return created;
-    };
+    this.props = props;
+    const alarm = this.alarm.bind(this);
 
     for (const { name, fn, timeout } of props.functions) {
       const label = capitalized(name);
@@ -128,7 +127,7 @@ export class ClusterMonitoring extends Construct {
     const perFunction = (title: string, metric: (fn: IFunction) => IMetric): GraphWidget => new GraphWidget({ title, width: 8, left: functions.map(metric) });
     this.dashboard = new Dashboard(this, 'Dashboard', {
       // Dashboards are global to the account: the region keeps two regions' clusters apart.
-      dashboardName: `${namePrefix}-${Aws.REGION}`,
+      dashboardName: `${props.namePrefix}-${Aws.REGION}`,
       widgets: [
         [
           new GraphWidget({ title: 'API requests', width: 8, left: [props.api.metricCount({ period: PERIOD })] }),
@@ -153,7 +152,68 @@ export class ClusterMonitoring extends Construct {
           }),
           new GraphWidget({ title: 'Table throttled requests', width: 8, left: [throttled] }),
         ],
+        [
+          // Topics and groups are created at run time, so the widgets search for their series
+          // rather than naming them: a new topic or group shows up without a deploy.
+          new GraphWidget({ title: 'Bytes in per topic', width: 8, left: [this.search('BytesIn', ['Topic'], 'Sum')] }),
+          new GraphWidget({ title: 'Bytes out per topic', width: 8, left: [this.search('BytesOut', ['Topic'], 'Sum')] }),
+          new GraphWidget({ title: 'Consumer lag per group and topic (records)', width: 8, left: [this.search('ConsumerLagRecords', ['Group', 'Topic'], 'Maximum')] }),
+        ],
+        [
+          new GraphWidget({ title: 'Records in per topic', width: 8, left: [this.search('RecordsIn', ['Topic'], 'Sum')] }),
+          new GraphWidget({ title: 'Rebalances per group', width: 8, left: [this.search('Rebalances', ['Group'], 'Sum')] }),
+          new GraphWidget({
+            title: 'Compaction',
+            width: 8,
+            left: [this.search('OldestUncompactedSeconds', [], 'Maximum')],
+            right: [this.search('SegmentsMerged', [], 'Sum'), this.search('SegmentsRemoved', [], 'Sum')],
+          }),
+        ],
       ],
+    });
+  }
+
+  /**
+   * Alarms when compaction falls behind or stops: OldestUncompactedSeconds at or above
+   * compactionBehindThresholdSeconds, or no datum at all (every scheduled pass publishes
+   * one, 0 when nothing is due), over two periods of twice the interval.
+   */
+  alarmOnCompaction(interval: Duration, oldestUncompacted: Metric): Alarm {
+    const minutes = Math.min(1440, Math.max(5, 2 * interval.toMinutes()));
+    const metric = oldestUncompacted.with({ period: Duration.minutes(minutes), statistic: 'Maximum' });
+    const threshold = compactionBehindThresholdSeconds(interval);
+    return this.alarm(
+      'CompactionBehind',
+      metric,
+      threshold,
+      `Compaction is behind (a partition has had work due for ${threshold} s or more) or has stopped (no scheduled pass reported)`,
+      minutes * 2 <= 1440 ? 2 : 1,
+      TreatMissingData.BREACHING,
+    );
+  }
+
+  private alarm(alarmId: string, metric: IMetric, threshold: number, description: string, evaluationPeriods = 1, treatMissingData = TreatMissingData.NOT_BREACHING): Alarm {
+    const created = new Alarm(this, alarmId, {
+      alarmName: `${this.props.namePrefix}-${alarmId}`,
+      alarmDescription: description,
+      metric,
+      threshold,
+      evaluationPeriods,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      treatMissingData,
+    });
+    if (this.props.alarmTopic !== undefined) created.addAlarmAction(new SnsAction(this.props.alarmTopic));
+    this.alarms.push(created);
+    return created;
+  }
+
+  /** Every series of `name` with exactly `dimensions` besides `service`, one line each. */
+  private search(name: MetricName, dimensions: readonly string[], statistic: 'Sum' | 'Maximum'): MathExpression {
+    const schema = [METRICS_NAMESPACE, 'service', ...dimensions].join(',');
+    return new MathExpression({
+      expression: `SEARCH('{${schema}} MetricName="${name}" service="${this.props.metricsService}"', '${statistic}', ${PERIOD.toSeconds()})`,
+      label: '',
+      period: PERIOD,
     });
   }
 }

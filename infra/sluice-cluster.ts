@@ -137,6 +137,8 @@ export class SluiceCluster extends SluiceClusterBase {
   protected readonly authorizationMode: AuthorizationMode;
   protected readonly metricsService: string;
   private readonly settings: ResolvedClusterProps;
+  /** The compaction schedule's interval, until the monitoring exists to alarm on it. */
+  private compactionInterval: Duration | undefined;
 
   constructor(scope: Construct, id: string, props: SluiceClusterProps = {}) {
     super(scope, id);
@@ -187,7 +189,9 @@ export class SluiceCluster extends SluiceClusterBase {
       table: this.table,
       alarmTopic: settings.alarmTopic,
       throttled: this.metricThrottled(),
+      metricsService: settings.namePrefix,
     });
+    if (this.compactionInterval !== undefined) this.monitoring.alarmOnCompaction(this.compactionInterval, this.metricOldestUncompactedSeconds());
   }
 
   /**
@@ -221,6 +225,10 @@ export class SluiceCluster extends SluiceClusterBase {
       targets: [new LambdaFunction(fn, { retryAttempts: 0 })],
     });
     acknowledgeScheduleRules(rule);
+    // Called from the constructor, before the monitoring exists; it then adds the alarm itself.
+    const monitoring = this.monitoring as ClusterMonitoring | undefined;
+    if (monitoring === undefined) this.compactionInterval = every;
+    else monitoring.alarmOnCompaction(every, this.metricOldestUncompactedSeconds());
     return rule;
   }
 

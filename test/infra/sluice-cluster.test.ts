@@ -516,7 +516,7 @@ describe('SluiceCluster monitoring', () => {
 
   it('alarms on errors, throttles and p99 duration of each function, compact included, API 5xx and table throttling', () => {
     const names = Object.values(resourcesOf(base.template, 'AWS::CloudWatch::Alarm')).map((a) => String(a.Properties?.AlarmName));
-    const suffixes = [...['Admin', 'Produce', 'Fetch', 'Groups', 'Compact'].flatMap((f) => [`${f}Errors`, `${f}Throttles`, `${f}DurationP99`]), 'CompactAsyncEventsDropped', 'Throttled', 'Api5xx', 'TableThrottles'];
+    const suffixes = [...['Admin', 'Produce', 'Fetch', 'Groups', 'Compact'].flatMap((f) => [`${f}Errors`, `${f}Throttles`, `${f}DurationP99`]), 'CompactAsyncEventsDropped', 'CompactionBehind', 'Throttled', 'Api5xx', 'TableThrottles'];
     expect(names.sort()).toEqual(suffixes.map((s) => `${prefix(base)}-${s}`).sort());
     base.template.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: { 'Fn::Join': ['', [`${prefix(base)}-`, { Ref: 'AWS::Region' }]] } });
     // No topic given: the alarms notify no one.
@@ -562,6 +562,65 @@ describe('SluiceCluster monitoring', () => {
     });
   });
 
+  it('alarms when compaction is an hour behind or has stopped reporting (missing data breaches)', () => {
+    base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: `${prefix(base)}-CompactionBehind`,
+      Namespace: 'Sluice',
+      MetricName: 'OldestUncompactedSeconds',
+      Dimensions: [{ Name: 'service', Value: prefix(base) }],
+      Statistic: 'Maximum',
+      // Two periods of twice the default 5-minute interval.
+      Period: 600,
+      EvaluationPeriods: 2,
+      Threshold: 3600,
+      TreatMissingData: 'breaching',
+    });
+  });
+
+  it('scales the compaction alarm with a long compaction interval, and alarms for a compact function scheduled after construction', () => {
+    const { template } = synthCustom((stack) => {
+      const cluster = new SluiceCluster(stack, 'Cluster', { namePrefix: 'slow', compaction: false });
+      cluster.scheduleCompaction(new LambdaFunction(stack, 'OwnCompact', { runtime: Runtime.NODEJS_24_X, handler: 'index.handler', code: Code.fromInline('exports.handler = async () => {}') }), Duration.hours(2));
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'slow-CompactionBehind', Period: 4 * 3600, Threshold: 3 * 2 * 3600, EvaluationPeriods: 2 });
+  });
+
+  it('offers consumer lag per group (and topic), rebalances and compaction metrics, and alarmOnConsumerLag', () => {
+    const { template } = synthCustom((stack) => {
+      const cluster = new SluiceCluster(stack, 'Cluster', { namePrefix: 'orders-events' });
+      const lag = stack.resolve(cluster.metricConsumerLag('billing', { topic: 'orders' }).toMetricConfig().metricStat);
+      expect(lag).toMatchObject({ metricName: 'ConsumerLagRecords', statistic: 'Maximum' });
+      expect(lag.dimensions).toEqual(expect.arrayContaining([{ name: 'service', value: 'orders-events' }, { name: 'Group', value: 'billing' }, { name: 'Topic', value: 'orders' }]));
+      expect(stack.resolve(cluster.metricConsumerLag('billing').toMetricConfig().metricStat).dimensions).toHaveLength(2);
+      expect(stack.resolve(cluster.metricRebalances({ group: 'billing' }).toMetricConfig().metricStat)).toMatchObject({ metricName: 'Rebalances', statistic: 'Sum' });
+      for (const metric of [cluster.metricAppendConflicts(), cluster.metricSegmentsMerged(), cluster.metricBytesReclaimed(), cluster.metricOldestUncompactedSeconds()]) {
+        expect(stack.resolve(metric.toMetricConfig().metricStat).dimensions).toEqual([{ name: 'service', value: 'orders-events' }]);
+      }
+      const alarmTopic = new Topic(stack, 'Pager');
+      cluster.alarmOnConsumerLag('billing', { thresholdRecords: 10_000, topic: 'orders', alarmTopic });
+      expect(() => cluster.alarmOnConsumerLag('billing', { thresholdRecords: 0 })).toThrow(/thresholdRecords/);
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ConsumerLagRecords',
+      Dimensions: Match.arrayWith([{ Name: 'Group', Value: 'billing' }, { Name: 'Topic', Value: 'orders' }]),
+      Statistic: 'Maximum',
+      Threshold: 10_000,
+      EvaluationPeriods: 3,
+      AlarmActions: Match.anyValue(),
+    });
+  });
+
+  it('graphs throughput per topic and lag per group with SEARCH, so topics and groups created later appear without a deploy', () => {
+    const dashboard = Object.values(resourcesOf(base.template, 'AWS::CloudWatch::Dashboard'))[0];
+    // The body is an Fn::Join of JSON text and references (region, function names): put a placeholder for each reference.
+    const parts = (dashboard?.Properties?.DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+    const body = JSON.parse(parts.map((p) => (typeof p === 'string' ? p : 'ref')).join('')) as { widgets: Array<{ properties: { metrics: unknown[][] } }> };
+    const expressions = body.widgets.flatMap((w) => w.properties.metrics.flat()).flatMap((m) => (typeof m === 'object' && m !== null && 'expression' in m ? [String(m.expression)] : []));
+    for (const [name, schema, statistic] of [['BytesIn', 'Sluice,service,Topic', 'Sum'], ['BytesOut', 'Sluice,service,Topic', 'Sum'], ['ConsumerLagRecords', 'Sluice,service,Group,Topic', 'Maximum'], ['Rebalances', 'Sluice,service,Group', 'Sum']]) {
+      expect(expressions).toContain(`SEARCH('{${schema}} MetricName="${name}" service="${prefix(base)}"', '${statistic}', 300)`);
+    }
+  });
+
   it('alarms when queued compaction requests are dropped for 15 minutes', () => {
     base.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       AlarmName: Match.stringLikeRegexp('CompactAsyncEventsDropped$'),
@@ -590,7 +649,7 @@ describe('SluiceCluster monitoring', () => {
       new SluiceCluster(stack, 'Cluster', { alarmTopic, namePrefix: 'prod' });
     });
     const alarms = Object.values(resourcesOf(template, 'AWS::CloudWatch::Alarm'));
-    expect(alarms).toHaveLength(19);
+    expect(alarms).toHaveLength(20);
     for (const alarm of alarms) {
       expect(alarm.Properties?.AlarmName).toMatch(/^prod-/);
       expect(alarm.Properties?.AlarmActions).toEqual([{ Ref: topicId }]);

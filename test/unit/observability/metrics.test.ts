@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { METRICS_NAMESPACE, publishMetrics } from '../../../lib/observability/metrics.ts';
+import { consumerLagData, MAX_GROUP_SERIES_PER_PASS, METRICS_NAMESPACE, publishMetrics } from '../../../lib/observability/metrics.ts';
 import { requestMetrics } from '../../../lib/observability/request-metrics.ts';
 import type { HttpRequest } from '../../../lib/http/request.ts';
 
@@ -61,5 +61,39 @@ describe('publishMetrics', () => {
     const dimensions = blobs.map((b) => b._aws.CloudWatchMetrics[0]?.Dimensions[0]?.slice().sort());
     expect(dimensions).toEqual(expect.arrayContaining([['service'], ['Topic', 'service']]));
     expect(blobs.find((b) => b.Topic !== undefined)?.Topic).toBe('orders');
+  });
+});
+
+describe('group metrics', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  function emf(run: () => void): Array<{ _aws: { CloudWatchMetrics: Array<{ Dimensions: string[][] }> }; [key: string]: unknown }> {
+    const lines: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    run();
+    return lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('_aws')).map((l) => JSON.parse(l) as never);
+  }
+
+  it('publishes a group\'s lag cluster-wide, per group, and per group and topic', () => {
+    const blobs = emf(() => publishMetrics([{ name: 'ConsumerLagRecords', value: 42, group: 'billing', topic: 'orders' }]));
+    const sets = blobs.map((b) => b._aws.CloudWatchMetrics[0]?.Dimensions[0]?.slice().sort());
+    expect(sets).toEqual(expect.arrayContaining([['service'], ['Group', 'service'], ['Group', 'Topic', 'service']]));
+    expect(sets).toHaveLength(3);
+    expect(blobs.every((b) => b.ConsumerLagRecords === 42)).toBe(true);
+  });
+
+  it(`bounds the lag series of one pass to the ${MAX_GROUP_SERIES_PER_PASS} largest, however many groups clients invent (5,000 group × topic pairs)`, () => {
+    const lags = Array.from({ length: 5000 }, (_, i) => ({ group: `g${i % 2500}`, topic: `t${i % 2}`, lagRecords: i }));
+    const data = consumerLagData(lags);
+    expect(data).toHaveLength(MAX_GROUP_SERIES_PER_PASS);
+    expect(data[0]).toEqual({ name: 'ConsumerLagRecords', value: 4999, group: 'g2499', topic: 't1' });
+    expect(Math.min(...data.map((d) => d.value))).toBe(5000 - MAX_GROUP_SERIES_PER_PASS);
+    const blobs = emf(() => publishMetrics(data));
+    const series = new Set(blobs.flatMap((b) => (b.Group === undefined ? [] : [`${String(b.Group)}/${String(b.Topic ?? '')}`])));
+    // One (group) and one (group, topic) series per datum at most.
+    expect(series.size).toBeLessThanOrEqual(2 * MAX_GROUP_SERIES_PER_PASS);
   });
 });
