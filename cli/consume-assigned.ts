@@ -1,12 +1,14 @@
 /**
  * `sluice consume` without `--group`: reads the partitions it names, from where `-o`,
  * `--from-beginning` or `--from-timestamp` say, and stops each at its end (the high
- * watermark at start, or `--until`).
+ * watermark at start, or `--until`). Topics a followed `--include` finds later are added by
+ * stopping the consumer (its handlers return first, and it keeps each position), assigning
+ * it the new partitions too, from their log start, and running it again.
  */
 import type { Command } from 'commander';
 import { SluiceError } from '../lib/errors.ts';
-import type { ConsumedBatch, TopicAssignment } from '../lib/client/index.ts';
-import { type ConsumeOptions, formatter, pastUntil, resolvesClaimChecks, resolveTopics, timestampOf } from './consume.ts';
+import type { Admin, ConsumedBatch, TopicAssignment } from '../lib/client/index.ts';
+import { type ConsumeOptions, formatter, includeWatch, pastUntil, resolvesClaimChecks, resolveTopics, timestampOf } from './consume.ts';
 import { clientFor, writeOut } from './context.ts';
 import { consumeBounds, partitionKey } from './consume-bounds.ts';
 import { createProgress } from './progress.ts';
@@ -20,23 +22,19 @@ export async function consumeAssigned(named: readonly string[], options: Consume
   if (start?.kind === 'absolute' && options.partition === undefined) throw new SluiceError('INVALID_REQUEST', '--offset <n> needs --partition');
   const sluice = clientFor(command);
   const admin = sluice.admin();
-  const topics = await resolveTopics(admin, named, options.include);
-  const partitions = (await Promise.all(topics.map((t) => admin.describeTopic(t)))).flatMap((description) => {
-    const chosen = options.partition === undefined ? description.partitions : description.partitions.filter((p) => p.partition === options.partition);
-    if (chosen.length === 0) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${description.name} has ${description.partitions.length} partitions, no partition ${options.partition}`);
-    return chosen.map((p) => ({ ...p, topic: description.name }));
-  });
+  const follow = options.follow === true;
+  const topics = await resolveTopics(admin, named, options.include, follow);
+  const partitions = await describePartitions(admin, topics, options.partition, true);
 
   const fromBeginning = options.fromBeginning === true || start?.kind === 'earliest';
   const consumer = sluice.consumer({ autoOffsetReset: fromBeginning ? 'earliest' : 'latest', resolveClaimChecks: resolvesClaimChecks(options) });
-  consumer.assign(
-    topics.map((topic): TopicAssignment => ({
-      topic,
-      partitions: partitions.filter((p) => p.topic === topic).map((p) => p.partition),
-      fromBeginning,
-      ...(options.fromTimestamp === undefined ? {} : { fromTimestamp: timestampOf(options.fromTimestamp) }),
-    })),
-  );
+  const assignments = topics.map((topic): TopicAssignment => ({
+    topic,
+    partitions: partitions.filter((p) => p.topic === topic).map((p) => p.partition),
+    fromBeginning,
+    ...(options.fromTimestamp === undefined ? {} : { fromTimestamp: timestampOf(options.fromTimestamp) }),
+  }));
+  if (assignments.length > 0) consumer.assign(assignments);
   const startOf = new Map<string, number>();
   for (const p of partitions) {
     let offset: number | undefined;
@@ -50,7 +48,6 @@ export async function consumeAssigned(named: readonly string[], options: Consume
   }
 
   // Where each partition ends: the high watermark now (unless following), and --until.
-  const follow = options.follow === true;
   const { ends, total } = consumeBounds(partitions, (p) => startOf.get(key(p.topic, p.partition)) as number, options);
   const progress = createProgress(total);
 
@@ -71,7 +68,23 @@ export async function consumeAssigned(named: readonly string[], options: Consume
         consumer.pause([{ topic: p.topic, partitions: [p.partition] }]);
       }
     }
-    if (reached.size === ends.size) finished();
+    if (ends.size > 0 && reached.size === ends.size) finished();
+  };
+
+  const watch = includeWatch(admin, topics, options);
+  const never = new Promise<never>(() => {});
+  let created: Promise<string[]> = watch?.next() ?? never;
+  /** Stops the consumer and runs it again with `names`' partitions added, each from its log start. */
+  const addTopics = async (names: readonly string[]) => {
+    const added = await describePartitions(admin, names, options.partition, false);
+    if (added.length === 0) return;
+    // The consumer keeps each partition's position and pause across runs.
+    await consumer.stop();
+    for (const p of added) startOf.set(key(p.topic, p.partition), p.logStartOffset);
+    for (const [k, end] of consumeBounds(added, (p) => p.logStartOffset, options).ends) ends.set(k, end);
+    partitions.push(...added);
+    for (const name of new Set(added.map((p) => p.topic))) assignments.push({ topic: name, partitions: added.filter((p) => p.topic === name).map((p) => p.partition), fromBeginning: true });
+    consumer.assign(assignments);
   };
 
   const eachBatch = async ({ batch, isStale }: { batch: ConsumedBatch; isStale: () => boolean }) => {
@@ -105,18 +118,35 @@ export async function consumeAssigned(named: readonly string[], options: Consume
     await withReconnect(
       follow,
       async (connected) => {
-        await consumer.run({ eachBatch });
-        connected();
-        checkEnds();
-        await Promise.race([allDone, consumer.done()]);
+        for (;;) {
+          if (assignments.length > 0) {
+            await consumer.run({ eachBatch });
+            connected();
+            checkEnds();
+          }
+          const found = await Promise.race([allDone.then(() => undefined), assignments.length > 0 ? consumer.done().then(() => undefined) : never, created]);
+          if (found === undefined) return;
+          created = watch?.next() ?? never;
+          await addTopics(found);
+        }
       },
       () => stopped,
     );
   } finally {
+    watch?.stop();
     clearInterval(poll);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
     progress.stop();
     await consumer.stop();
   }
+}
+
+/** The partitions of `topics` to read (only `partition` when given: a topic without it is an error at start, skipped when found later). */
+async function describePartitions(admin: Admin, topics: readonly string[], partition: number | undefined, atStart: boolean) {
+  return (await Promise.all(topics.map((t) => admin.describeTopic(t)))).flatMap((description) => {
+    const chosen = partition === undefined ? description.partitions : description.partitions.filter((p) => p.partition === partition);
+    if (chosen.length === 0 && atStart) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${description.name} has ${description.partitions.length} partitions, no partition ${partition}`);
+    return chosen.map((p) => ({ ...p, topic: description.name }));
+  });
 }

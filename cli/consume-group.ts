@@ -4,12 +4,13 @@
  * and commits and leaves the group when it exits (Ctrl-C included). Without `--follow` it
  * exits once every partition it owns is read to the high watermark the partition had at
  * start (as `kcat -G … -e`). With `--follow`, a lost server makes it rejoin after a backoff,
- * from the offsets committed by then.
+ * from the offsets committed by then, and so do topics a followed `--include` finds later:
+ * the member commits and leaves, and a new one joins with them subscribed from their log start.
  */
 import type { Command } from 'commander';
 import { SluiceError } from '../lib/errors.ts';
 import type { EachBatchPayload, GroupConsumer } from '../lib/client/index.ts';
-import { type ConsumeOptions, formatter, pastUntil, resolvesClaimChecks, resolveTopics } from './consume.ts';
+import { type ConsumeOptions, formatter, includeWatch, pastUntil, resolvesClaimChecks, resolveTopics } from './consume.ts';
 import { clientFor, writeOut } from './context.ts';
 import { consumeBounds, partitionKey } from './consume-bounds.ts';
 import { createProgress } from './progress.ts';
@@ -24,11 +25,12 @@ export async function consumeInGroup(named: readonly string[], groupId: string, 
   }
   const sluice = clientFor(command);
   const admin = sluice.admin();
-  const topics = await resolveTopics(admin, named, options.include);
-  const partitions = (await Promise.all(topics.map((t) => admin.describeTopic(t)))).flatMap((d) => d.partitions.map((p) => ({ ...p, topic: d.name })));
-  const fromBeginning = options.fromBeginning === true;
   const follow = options.follow === true;
-  const committed = new Map((await admin.fetchOffsets(groupId, { topics })).map((o) => [key(o.topic, o.partition), o.offset]));
+  const topics = await resolveTopics(admin, named, options.include, follow);
+  const describe = async (names: readonly string[]) => (await Promise.all(names.map((t) => admin.describeTopic(t)))).flatMap((d) => d.partitions.map((p) => ({ ...p, topic: d.name })));
+  const partitions = await describe(topics);
+  const fromBeginning = options.fromBeginning === true;
+  const committed = new Map((topics.length === 0 ? [] : await admin.fetchOffsets(groupId, { topics })).map((o) => [key(o.topic, o.partition), o.offset]));
   const { ends, total } = consumeBounds(partitions, (p) => committed.get(key(p.topic, p.partition)) ?? (fromBeginning ? p.logStartOffset : p.highWatermark), options);
   const progress = createProgress(total);
 
@@ -73,25 +75,46 @@ export async function consumeInGroup(named: readonly string[], groupId: string, 
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const poll = setInterval(checkEnds, 20);
+  const watch = includeWatch(admin, topics, options);
+  const never = new Promise<never>(() => {});
+  let created: Promise<string[]> = watch?.next() ?? never;
+  /** Topics found after start: read from their log start, since all their records came after it. */
+  const discovered: string[] = [];
+  const addTopics = async (names: readonly string[]) => {
+    const added = await describe(names);
+    for (const [k, end] of consumeBounds(added, (p) => p.logStartOffset, options).ends) ends.set(k, end);
+    discovered.push(...names);
+  };
   try {
     await withReconnect(
       follow,
       async (connected) => {
-        const member: GroupConsumer = sluice.consumer({ groupId, autoOffsetReset: fromBeginning ? 'earliest' : 'latest', resolveClaimChecks: resolvesClaimChecks(options) });
-        consumer = member;
-        noteRetries(member);
-        member.subscribe({ topics });
-        try {
-          await member.run({ eachBatch: eachBatch(member) });
-          connected();
-          await Promise.race([allDone, member.done()]);
-        } finally {
-          await member.stop().catch(() => {});
+        for (;;) {
+          let found: string[] | undefined;
+          if (topics.length + discovered.length === 0) found = await Promise.race([allDone.then(() => undefined), created]);
+          else {
+            const member: GroupConsumer = sluice.consumer({ groupId, autoOffsetReset: fromBeginning ? 'earliest' : 'latest', resolveClaimChecks: resolvesClaimChecks(options) });
+            consumer = member;
+            noteRetries(member);
+            if (topics.length > 0) member.subscribe({ topics });
+            if (discovered.length > 0) member.subscribe({ topics: discovered, fromBeginning: true });
+            try {
+              await member.run({ eachBatch: eachBatch(member) });
+              connected();
+              found = await Promise.race([allDone.then(() => undefined), member.done().then(() => undefined), created]);
+            } finally {
+              await member.stop().catch(() => {});
+            }
+          }
+          if (found === undefined) return;
+          created = watch?.next() ?? never;
+          await addTopics(found);
         }
       },
       () => stopped,
     );
   } finally {
+    watch?.stop();
     clearInterval(poll);
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);

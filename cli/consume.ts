@@ -7,14 +7,14 @@
  *
  * With `--group` it joins that consumer group (consume-group.ts); otherwise it reads the
  * partitions it names (consume-assigned.ts). `--include <regex>` picks the topics whose names
- * match when the command starts: the server has no regex subscription, so a topic created
- * later is not picked up.
+ * match when the command starts and, with `--follow`, those created later (consume-include.ts).
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { SluiceError } from '../lib/errors.ts';
 import type { Admin } from '../lib/client/index.ts';
 import { nonNegativeInteger, positiveInteger, unescape } from './context.ts';
 import { consumeAssigned } from './consume-assigned.ts';
+import { DEFAULT_METADATA_MAX_AGE_MS, IncludeWatch, includePattern } from './consume-include.ts';
 import { consumeInGroup } from './consume-group.ts';
 import { formatStringFormatter, jsonFormatter, textFormatter, type Formatter } from './format.ts';
 import { outputDirFormatter } from './value-files.ts';
@@ -35,6 +35,8 @@ export interface ConsumeOptions {
   group?: string;
   include?: string;
   outputDir?: string;
+  /** With --include and --follow: how often to look for new matching topics. */
+  metadataMaxAgeMs: number;
 }
 
 /** `-o`: an absolute offset (needs --partition), an offset back from the end of each partition, or earliest / latest. */
@@ -62,7 +64,8 @@ export function consumeCommand(program: Command): void {
   program
     .command('consume [topics...]')
     .description('print records; exits at the end of the log unless --follow')
-    .option('--include <regex>', 'also every topic whose whole name matches (checked at start)')
+    .option('--include <regex>', 'also every topic whose whole name matches; with --follow, also those created later')
+    .option('--metadata-max-age-ms <ms>', 'with --include and --follow: look for new matching topics this often', positiveInteger, DEFAULT_METADATA_MAX_AGE_MS)
     .option('-p, --partition <n>', 'only this partition (default: all)', nonNegativeInteger)
     .option('-o, --offset <offset>', 'start at this offset (needs --partition), -N for N back from the end of each partition, earliest or latest', startOffset)
     .option('--from-beginning', 'start at the earliest offset (default: latest)')
@@ -100,22 +103,26 @@ export function timestampOf(value: string, option = '--from-timestamp'): number 
   return ms;
 }
 
-/** The named topics plus those `--include` matches, without repeats; at least one. */
-export async function resolveTopics(admin: Admin, named: readonly string[], include: string | undefined): Promise<string[]> {
+/**
+ * The named topics plus those `--include` matches, without repeats; at least one, unless
+ * `mayBeNone` (a followed --include, which waits for matching topics to be created).
+ */
+export async function resolveTopics(admin: Admin, named: readonly string[], include: string | undefined, mayBeNone = false): Promise<string[]> {
   const topics = [...named];
   if (include !== undefined) {
-    let pattern: RegExp;
-    try {
-      pattern = new RegExp(`^(?:${include})$`);
-    } catch (error) {
-      throw new SluiceError('INVALID_REQUEST', `--include is not a valid regular expression: ${(error as Error).message}`);
-    }
+    const pattern = includePattern(include);
     const matching = (await admin.listTopics()).map((t) => t.name).filter((name) => pattern.test(name));
-    if (matching.length === 0 && named.length === 0) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `No topic matches --include ${JSON.stringify(include)}`);
+    if (matching.length === 0 && named.length === 0 && !mayBeNone) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `No topic matches --include ${JSON.stringify(include)}`);
     topics.push(...matching);
   }
-  if (topics.length === 0) throw new SluiceError('INVALID_REQUEST', 'Name a topic to consume, or give --include <regex>');
+  if (topics.length === 0 && include === undefined) throw new SluiceError('INVALID_REQUEST', 'Name a topic to consume, or give --include <regex>');
   return [...new Set(topics)];
+}
+
+/** With --include and --follow, the watch for matching topics created later; else undefined. */
+export function includeWatch(admin: Admin, topics: readonly string[], options: ConsumeOptions): IncludeWatch | undefined {
+  if (options.include === undefined || options.follow !== true) return undefined;
+  return new IncludeWatch(admin, includePattern(options.include), topics, options.metadataMaxAgeMs);
 }
 
 /** True when a record is at or past `--until`. */

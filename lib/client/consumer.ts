@@ -47,6 +47,13 @@ export interface TopicAssignment {
 export interface RunConfig {
   eachMessage?: (payload: EachMessagePayload) => Promise<void> | void;
   eachBatch?: (payload: EachBatchPayload) => Promise<void> | void;
+  /**
+   * With false, as kafkajs's option, a batch whose handler returns counts as processed only up
+   * to its last `resolveOffset`: the rest is fetched and delivered again, and a group commits
+   * only what was resolved.
+   * @default true - a batch handled to the end counts as processed whole
+   */
+  eachBatchAutoResolve?: boolean;
 }
 
 /** A partition a group hands to the fetch loops: from `position`, else from `start`. */
@@ -430,8 +437,9 @@ export class Consumer {
       };
       if (config.eachBatch !== undefined) {
         await config.eachBatch({ batch, isRunning: () => this.running, isStale: () => !current(), resolveOffset: processed });
-        // A handler that saw the batch go stale may have stopped early: only resolveOffset counts then.
-        return current();
+        // A handler that saw the batch go stale may have stopped early: only resolveOffset counts then,
+        // and always without auto-resolve, so the next fetch starts past the last resolved offset.
+        return current() && config.eachBatchAutoResolve !== false;
       }
       const eachMessage = config.eachMessage as NonNullable<RunConfig['eachMessage']>;
       for (const message of batch.messages) {

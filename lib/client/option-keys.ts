@@ -106,13 +106,12 @@ export const TOPIC_HINTS: KeyHints = {
 export const SUBSCRIBE_KEYS = { topic: true, topics: true, fromBeginning: true } as const satisfies OptionKeys<{ topic?: string; topics?: readonly string[]; fromBeginning?: boolean }>;
 export const ASSIGN_KEYS = { topic: true, partitions: true, fromBeginning: true, fromTimestamp: true } as const satisfies OptionKeys<TopicAssignment>;
 
-export const RUN_KEYS = { eachMessage: true, eachBatch: true } as const satisfies OptionKeys<RunConfig>;
+export const RUN_KEYS = { eachMessage: true, eachBatch: true, eachBatchAutoResolve: true } as const satisfies OptionKeys<RunConfig>;
 export const GROUP_RUN_KEYS = { ...RUN_KEYS, onPartitionsAssigned: true, onPartitionsRevoked: true, onPartitionsLost: true } as const satisfies OptionKeys<GroupRunConfig>;
 export const RUN_HINTS: KeyHints = {
   autoCommit: 'an option of sluice.consumer({ groupId, autoCommit })',
   autoCommitInterval: 'an option of sluice.consumer({ groupId, autoCommitIntervalMs })',
   autoCommitThreshold: 'an option of sluice.consumer({ groupId, autoCommitThreshold })',
-  eachBatchAutoResolve: 'a batch handled to the end counts as processed; call resolveOffset() to mark part of one',
   partitionsConsumedConcurrently: 'an option of sluice.consumer({ partitionsConsumedConcurrently })',
 };
 

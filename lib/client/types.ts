@@ -98,7 +98,7 @@ export interface EachBatchPayload {
   /**
    * Marks the batch's records up to `offset` as processed, as kafkajs's resolveOffset: a group
    * consumer commits `offset + 1` even if the handler stops early. A batch handled to the end
-   * without going stale counts as processed whole.
+   * without going stale counts as processed whole, unless run() was given `eachBatchAutoResolve: false`.
    */
   resolveOffset(offset: number): void;
 }

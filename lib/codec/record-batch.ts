@@ -22,6 +22,7 @@ import { invalidRequest, SluiceError } from '../errors.ts';
 import { type Compression, compress, compressionFromId, compressionId, decompress } from './compression.ts';
 import { crc32c } from './crc32c.ts';
 import type { DecodeBudget } from './decode-budget.ts';
+import { HeaderKeyCache } from './header-keys.ts';
 import { type BatchRecord, type DecodedRecord, MIN_RECORD_BYTES, type RecordContext, type RecordScan, readRecord, scanRecord, sizeOfRecordBody, writeRecord } from './record.ts';
 import { type Cursor, sizeOfVarint } from './varint.ts';
 
@@ -226,6 +227,7 @@ export class RecordReader {
   private readonly where: string;
   private readonly budget: DecodeBudget | undefined;
   private readonly scan: RecordScan = { offsetDelta: 0, keyIsNull: false, timestampDelta: 0 };
+  private readonly headerKeys: HeaderKeyCache;
   private index = 0;
 
   constructor(header: BatchHeader, payload: Buffer, where: string, budget: DecodeBudget | undefined) {
@@ -234,6 +236,7 @@ export class RecordReader {
     this.where = where;
     this.budget = budget;
     this.cursor = { pos: 0, end: payload.length };
+    this.headerKeys = new HeaderKeyCache(payload);
     this.context = {
       baseOffset: header.baseOffset,
       lastOffsetDelta: header.lastOffsetDelta,
@@ -247,7 +250,7 @@ export class RecordReader {
     if (this.atEnd()) return undefined;
     this.charge();
     try {
-      return readRecord(this.payload, this.cursor, this.context, this.index++);
+      return readRecord(this.payload, this.cursor, this.context, this.index++, this.headerKeys);
     } catch (error) {
       throw this.located(error);
     }

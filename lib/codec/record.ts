@@ -11,6 +11,7 @@
  * written as 0.
  */
 import { SluiceError } from '../errors.ts';
+import type { HeaderKeyCache } from './header-keys.ts';
 import { type Cursor, readVarint, readVarlong, sizeOfVarint, sizeOfVarlong, writeVarint, writeVarlong } from './varint.ts';
 
 /** A record header; Kafka allows repeated keys and null values. */
@@ -95,21 +96,28 @@ function corrupt(index: number, message: string): SluiceError {
   return new SluiceError('CORRUPT_MESSAGE', `record ${index}: ${message}`);
 }
 
-/** Reads a nullable byte field; the view shares memory with `buf`. */
-function readBytes(buf: Buffer, c: Cursor, index: number, field: string): Buffer | null {
+/**
+ * Reads a nullable byte field (a header's value when `header` ≥ 0) as a view of `buf`, whose
+ * memory and byteOffset the caller passes in. Buffer.from(arrayBuffer) builds the same view as
+ * subarray without subarray's species lookup, and the two getters are read once a record: with
+ * three views a record, views are most of a record's decoding.
+ */
+function readBytes(buf: Buffer, c: Cursor, memory: ArrayBufferLike, base: number, index: number, field: 'key' | 'value', header = -1): Buffer | null {
   const length = readVarint(buf, c);
   if (length === -1) return null;
-  if (length < -1 || length > c.end - c.pos) throw corrupt(index, `${field} length ${length} does not fit in the record`);
+  if (length < -1 || length > c.end - c.pos) {
+    throw corrupt(index, `${header >= 0 ? `header ${header} value` : field} length ${length} does not fit in the record`);
+  }
   const start = c.pos;
   c.pos = start + length;
-  return buf.subarray(start, c.pos);
+  return Buffer.from(memory, base + start, length);
 }
 
 /**
  * Reads record number `index` at `c.pos`, advancing past it. Keys, values and header values
- * are views into `buf`, not copies. Throws CORRUPT_MESSAGE.
+ * are views into `buf`, not copies; `headerKeys`, when given, must be over `buf`. Throws CORRUPT_MESSAGE.
  */
-export function readRecord(buf: Buffer, c: Cursor, context: RecordContext, index: number): DecodedRecord {
+export function readRecord(buf: Buffer, c: Cursor, context: RecordContext, index: number, headerKeys?: HeaderKeyCache): DecodedRecord {
   const bodySize = readVarint(buf, c);
   if (bodySize < 0 || bodySize > c.end - c.pos) throw corrupt(index, `length ${bodySize} does not fit in the batch`);
   const outerEnd = c.end;
@@ -123,18 +131,21 @@ export function readRecord(buf: Buffer, c: Cursor, context: RecordContext, index
   if (offsetDelta < 0 || offsetDelta > context.lastOffsetDelta) {
     throw corrupt(index, `offset delta ${offsetDelta} is outside the batch's [0, ${context.lastOffsetDelta}]`);
   }
-  const key = readBytes(buf, c, index, 'key');
-  const value = readBytes(buf, c, index, 'value');
+  const memory = buf.buffer;
+  const base = buf.byteOffset;
+  const key = readBytes(buf, c, memory, base, index, 'key');
+  const value = readBytes(buf, c, memory, base, index, 'value');
   const headerCount = readVarint(buf, c);
   // Each header takes at least two bytes; checking first keeps a hostile count from looping long.
   if (headerCount < 0 || headerCount * 2 > bodyEnd - c.pos) throw corrupt(index, `header count ${headerCount} does not fit in the record`);
-  const headers: RecordHeader[] = [];
+  const headers = new Array<RecordHeader>(headerCount);
   for (let h = 0; h < headerCount; h++) {
     const keyLength = readVarint(buf, c);
     if (keyLength < 0 || keyLength > bodyEnd - c.pos) throw corrupt(index, `header ${h} key length ${keyLength} is invalid`);
-    const headerKey = buf.toString('utf8', c.pos, c.pos + keyLength);
-    c.pos += keyLength;
-    headers.push({ key: headerKey, value: readBytes(buf, c, index, `header ${h} value`) });
+    const start = c.pos;
+    c.pos = start + keyLength;
+    const headerKey = headerKeys === undefined ? buf.toString('utf8', start, c.pos) : headerKeys.key(start, keyLength, h);
+    headers[h] = { key: headerKey, value: readBytes(buf, c, memory, base, index, 'value', h) };
   }
   if (c.pos !== bodyEnd) throw corrupt(index, `${bodyEnd - c.pos} unread bytes at the end of the record`);
   c.end = outerEnd;

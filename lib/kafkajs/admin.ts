@@ -66,6 +66,7 @@ export interface FetchOffsetsPartition {
 
 const CREATE_KEYS = { topics: true, validateOnly: true, waitForLeaders: true, timeout: true } as const;
 const TOPIC_KEYS = { topic: true, numPartitions: true, replicationFactor: true, configEntries: true } as const;
+const SET_OFFSETS_KEYS = { groupId: true, topic: true, partitions: true } as const;
 /** Kafka's ConfigSource: a topic's own setting, or the default. */
 const DYNAMIC_TOPIC_CONFIG = 1;
 const DEFAULT_CONFIG = 5;
@@ -244,14 +245,36 @@ export class Admin {
     });
   }
 
-  /** Sets the group's offsets of a topic. Sluice resets a whole topic at once: every partition of it must be given, with one offset. */
+  /**
+   * Sets the group's committed offset of each given partition of a topic (kafkajs: '-2' is the
+   * log start, '-1' the log end); partitions not given keep theirs. As in kafkajs, the group
+   * must have no running member.
+   */
   async setOffsets(options: { groupId: string; topic: string; partitions: Array<{ partition: number; offset: string }> }): Promise<void> {
-    const offsets = new Set(options.partitions.map((p) => p.offset));
-    const { partitions } = await kafkajsErrors(() => this.native.describeTopic(options.topic));
-    if (offsets.size !== 1 || options.partitions.length !== partitions.length) {
-      throw unsupported('setOffsets with per-partition offsets', `this Sluice version resets every partition of a topic to one offset; give all ${partitions.length} partitions the same offset`);
+    checkOptionKeys('admin.setOffsets()', options, SET_OFFSETS_KEYS);
+    if (!options.groupId) throw new KafkaJSNonRetriableError(`Invalid groupId ${options.groupId}`);
+    if (!options.topic) throw new KafkaJSNonRetriableError(`Invalid topic ${options.topic}`);
+    if (!Array.isArray(options.partitions) || options.partitions.length === 0) throw new KafkaJSNonRetriableError('Invalid partitions');
+    const symbolic = options.partitions.some((p) => p.offset === '-1' || p.offset === '-2');
+    const bounds = symbolic ? await kafkajsErrors(() => this.native.fetchTopicOffsets(options.topic)) : [];
+    const offsets = options.partitions.map(({ partition, offset }) => {
+      const bound = bounds.find((b) => b.partition === partition);
+      if (offset === '-1' || offset === '-2') {
+        if (bound === undefined) throw new KafkaJSNonRetriableError(`Topic ${options.topic} has no partition ${partition}`);
+        return { topic: options.topic, partition, offset: offset === '-1' ? bound.high : bound.low };
+      }
+      if (!/^\d+$/.test(String(offset))) throw new KafkaJSNonRetriableError(`Invalid offset ${JSON.stringify(offset)} for partition ${partition}: a non-negative integer, '-1' (latest) or '-2' (earliest)`);
+      return { topic: options.topic, partition, offset: Number(offset) };
+    });
+    try {
+      await this.native.commitOffsets(options.groupId, offsets);
+    } catch (error) {
+      // Sluice refuses an administrator's commit while the group has a live member, as kafkajs refuses to set offsets then.
+      if (error instanceof SluiceError && error.code === 'UNKNOWN_MEMBER_ID') {
+        throw new KafkaJSNonRetriableError(`The consumer group must have no running instances (${error.message})`);
+      }
+      throw toKafkaJSError(error);
     }
-    await kafkajsErrors(() => this.native.resetOffsets(options.groupId, { topic: options.topic, offset: Number([...offsets][0]) }));
   }
 
   async resetOffsets(options: { groupId: string; topic: string; earliest?: boolean }): Promise<void> {

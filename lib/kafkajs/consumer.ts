@@ -229,7 +229,6 @@ export class Consumer {
   async run(config: ConsumerRunConfig = {}): Promise<void> {
     checkOptionKeys('consumer.run()', config, RUN_KEYS);
     if (this.native !== undefined) throw new KafkaJSNonRetriableError('Consumer is already running');
-    if (config.eachBatchAutoResolve === false) throw unsupported('eachBatchAutoResolve: false', 'a batch whose handler returns counts as processed; stop early (isStale/isRunning) or throw to keep the rest unprocessed');
     if (this.subscriptions.length === 0) throw new KafkaJSNonRetriableError('Consumer has no subscriptions: call subscribe() before run()');
     const autoCommit = config.autoCommit ?? true;
     const native = this.sluice.consumer({
@@ -271,6 +270,7 @@ export class Consumer {
       native.run({
         onPartitionsAssigned,
         onPartitionsRevoked,
+        ...(config.eachBatchAutoResolve === undefined ? {} : { eachBatchAutoResolve: config.eachBatchAutoResolve }),
         ...(eachMessage === undefined
           ? {}
           : { eachMessage: ({ topic, partition, message }) => eachMessage({ topic, partition, message: toKafkaMessage(message), heartbeat, pause: pauseOf(topic, partition) }) }),

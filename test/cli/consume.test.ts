@@ -93,6 +93,41 @@ describe('sluice consume', () => {
     expect(await sluice(['consume', '--include', 'nothing-.*'])).toMatchObject({ code: 1, stderr: 'UNKNOWN_TOPIC_OR_PARTITION: No topic matches --include "nothing-.*"\n' });
   });
 
+  it('with --include and --follow, picks up matching topics created after it started and reads them from their first record', async () => {
+    // Prepare: one matching topic at start; the group member starts with none.
+    await api(stack.url, 'POST', '/v1/topics', { name: 'grow-a', partitions: 1 });
+    await produce('grow-a', [{ value: 'a0' }]);
+    const collect = (args: string[]) => {
+      const child = startCli(args, stack.url);
+      const out = { stdout: '', stderr: '', exited: new Promise<number | null>((resolve) => child.on('close', resolve)) };
+      child.stdout.on('data', (chunk: Buffer) => (out.stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (out.stderr += chunk.toString()));
+      return out;
+    };
+    const alone = collect(['consume', '--include', 'grow-.*', '--from-beginning', '--follow', '--metadata-max-age-ms', '200', '--max-messages', '3', '-f', '%t %s\\n']);
+    const grouped = collect(['consume', '--include', 'late-.*', '--group', 'late-readers', '--follow', '--metadata-max-age-ms', '200', '--max-messages', '2', '-f', '%t %s\\n']);
+    expect(await eventually(async () => alone.stdout === 'grow-a a0\n', 30_000)).toBe(true);
+
+    // Act: a topic that does not match, then matching ones, each with records before the CLI can have looked.
+    await api(stack.url, 'POST', '/v1/topics', { name: 'elsewhere', partitions: 1 });
+    await produce('elsewhere', [{ value: 'not for us' }]);
+    for (const name of ['grow-b', 'late-x']) {
+      await api(stack.url, 'POST', '/v1/topics', { name, partitions: 2 });
+      await produce(name, [
+        { value: `${name} 0`, partition: 0 },
+        { value: `${name} 1`, partition: 1 },
+      ]);
+    }
+
+    // Assess
+    expect(await alone.exited).toBe(0);
+    expect(await grouped.exited).toBe(0);
+    expect(sortedLines(alone.stdout)).toEqual(['grow-a a0', 'grow-b grow-b 0', 'grow-b grow-b 1']);
+    expect(sortedLines(grouped.stdout)).toEqual(['late-x late-x 0', 'late-x late-x 1']);
+    const described = (await api(stack.url, 'GET', '/v1/groups/late-readers')).body as { partitions: Array<{ topic: string; committedOffset: number }> };
+    expect(described.partitions.map((p) => [p.topic, p.committedOffset]).sort()).toEqual([['late-x', 1], ['late-x', 1]]);
+  });
+
   it('keeps following across a server restart, retrying with backoff', async () => {
     // Prepare: the consumer rides out the outage itself and the CLI notes every retried attempt.
     await api(stack.url, 'POST', '/v1/topics', { name: 'survivor', partitions: 1 });

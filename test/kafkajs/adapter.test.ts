@@ -60,7 +60,6 @@ describe('kafkajs options Sluice cannot honour', () => {
     ['a Kafka host:port broker', () => new Kafka({ brokers: ['localhost:9092'] }), /brokers\[0\] must be the Sluice API URL/],
     ['SASL PLAIN', () => new Kafka({ brokers: ['http://x'], sasl: { mechanism: 'plain' } as never }), /sasl mechanism "plain" is not supported by Sluice/],
     ['LegacyPartitioner', () => new Kafka({ brokers: ['http://x'] }).producer({ createPartitioner: Partitioners.LegacyPartitioner }), /LegacyPartitioner is not supported/],
-    ['eachBatchAutoResolve: false', () => new Kafka({ brokers: ['http://x'] }).consumer({ groupId: 'g' }).run({ eachBatchAutoResolve: false, eachBatch: async () => {} }), /eachBatchAutoResolve: false is not supported/],
     ['an unknown consumer event', () => new Kafka({ brokers: ['http://x'] }).consumer({ groupId: 'g' }).on('consumer.heartbeat', () => {}), /consumer event "consumer.heartbeat" is not supported/],
   ])('refuses %s with a KafkaJSNonRetriableError saying so', async (_what, call, message) => {
     const error = await (async () => call())().catch((e: unknown) => e);

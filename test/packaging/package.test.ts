@@ -2,7 +2,8 @@
  * The published package: `npm pack` builds JavaScript and .d.ts (prepack → tsc), and the
  * tarball works in an empty project — plain `node` imports sluice/client, sluice/kafkajs and
  * sluice/infra (no tsx), `npx sluice` runs, and types resolve under moduleResolution node16 and
- * bundler with the DOM lib.
+ * bundler with the DOM lib. aws-cdk-lib and constructs are optional peers: the app's own copy
+ * serves the construct, and a client-only app runs without them.
  *
  * The project is set up offline the way npm installs a tarball: the package extracted into
  * node_modules/sluice, its bin linked into node_modules/.bin, and its dependencies taken from
@@ -10,7 +11,7 @@
  * registry and no npm cache.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
@@ -23,17 +24,27 @@ const ROOT = resolve(import.meta.dirname, '../..');
 const MODULES = realpathSync(join(ROOT, 'node_modules'));
 const TSC = join(MODULES, 'typescript', 'bin', 'tsc');
 
+/** What the CDK construct (sluice/infra) needs from the app: one copy, the app's own. */
+const CDK_PEERS = ['aws-cdk-lib', 'constructs'] as const;
+
+/** True when `version` is in the caret range `^M.m.p` (same major, at least M.m.p). */
+function satisfiesCaret(version: string, range: string): boolean {
+  const [major, minor, patch] = version.split('.').map(Number) as [number, number, number];
+  const [wantMajor, wantMinor, wantPatch] = range.slice(1).split('.').map(Number) as [number, number, number];
+  return major === wantMajor && (minor > wantMinor || (minor === wantMinor && patch >= wantPatch));
+}
+
 let stack: LocalStack;
 let work: string;
 let app: string;
 let tarball: string;
 
-/** An empty project with the tarball installed as npm would, its dependencies from this repository. */
-function installInto(project: string, packed: string): Promise<unknown> {
+/** An empty project with the tarball installed as npm would, its dependencies (but `without`) from this repository. */
+function installInto(project: string, packed: string, without: readonly string[] = []): Promise<unknown> {
   const modules = join(project, 'node_modules');
   mkdirSync(join(modules, '.bin'), { recursive: true });
   for (const entry of readdirSync(MODULES)) {
-    if (entry.startsWith('.') || entry === 'sluice') continue;
+    if (entry.startsWith('.') || entry === 'sluice' || without.includes(entry)) continue;
     if (!entry.startsWith('@')) {
       symlinkSync(join(MODULES, entry), join(modules, entry));
       continue;
@@ -138,6 +149,41 @@ export { offset, kafkaOffset, wrong };
 
     // Assess
     expect(result.stdout).toBe('');
+  });
+
+  it('declares aws-cdk-lib and constructs as optional peer dependencies, in ranges the tested versions satisfy', () => {
+    const shipped = JSON.parse(readFileSync(join(app, 'node_modules', 'sluice', 'package.json'), 'utf8')) as {
+      peerDependencies?: Record<string, string>;
+      peerDependenciesMeta?: Record<string, { optional?: boolean }>;
+      dependencies?: Record<string, string>;
+    };
+    for (const name of CDK_PEERS) {
+      const range = shipped.peerDependencies?.[name];
+      const installed = (JSON.parse(readFileSync(join(MODULES, name, 'package.json'), 'utf8')) as { version: string }).version;
+      expect(range, name).toMatch(/^\^\d+\.\d+\.\d+$/);
+      expect(satisfiesCaret(installed, range as string), `${name}@${installed} in ${range}`).toBe(true);
+      expect(shipped.peerDependenciesMeta?.[name]?.optional, name).toBe(true);
+      // A dependency would install a second copy next to the app's: two `App` classes that do not recognise each other's constructs.
+      expect(shipped.dependencies?.[name], name).toBeUndefined();
+    }
+  });
+
+  it('imports sluice/client and sluice/kafkajs without aws-cdk-lib and constructs installed, and names the missing peer for sluice/infra', async () => {
+    // Prepare: a client-only project
+    const clientOnly = join(work, 'client-only');
+    mkdirSync(clientOnly);
+    await installInto(clientOnly, tarball, CDK_PEERS);
+    writeFileSync(join(clientOnly, 'client.mjs'), "import { Sluice } from 'sluice/client';\nimport { Kafka } from 'sluice/kafkajs';\nconsole.log(typeof Sluice, typeof Kafka);\n");
+    writeFileSync(join(clientOnly, 'infra.mjs'), "await import('sluice/infra');\n");
+
+    // Act
+    const client = await run(process.execPath, ['client.mjs'], { cwd: clientOnly });
+    const infra = await run(process.execPath, ['infra.mjs'], { cwd: clientOnly }).catch((error: { stderr: string; code: number }) => error);
+
+    // Assess
+    expect(client.stdout.trim()).toBe('function function');
+    expect(infra).toMatchObject({ code: 1 });
+    expect((infra as { stderr: string }).stderr).toMatch(/Cannot find (package|module) '(aws-cdk-lib|constructs)/);
   });
 
   it('type-checks the client sources with the DOM lib (Buffer bodies are BodyInit there too)', async () => {
