@@ -92,6 +92,8 @@ async function produce(topic: string, options: ProduceOptions, command: Command)
     compression: options.compression,
     lingerMs: options.lingerMs,
     ...(options.batchBytes === undefined ? {} : { batchBytes: options.batchBytes }),
+    // Lines are records, bounded by max.message.bytes as with kafka-console-producer; --value-file takes large values.
+    claimCheck: false,
   });
   const totalBytes = options.file === undefined ? 0 : (await stat(options.file)).size;
   const interrupt = new AbortController();
