@@ -14,7 +14,8 @@ try {
   for (const entries of sizes) {
     const started = performance.now();
     const row = await benchCompactionScale(stack, entries);
-    console.log(`| ${entries} | first: ${formatCost(row.firstVisit)} | nothing due: ${formatCost(row.nothingDue)} ${JSON.stringify(row.nothingDue.dynamo)} | retention of 100: ${formatCost(row.retention100)} ${JSON.stringify(row.retention100.dynamo)} | ${((performance.now() - started) / 1000).toFixed(0)} s |`);
+    const seconds = ((performance.now() - started) / 1000).toFixed(0);
+    console.log(`| ${entries} | ${formatCost(row.firstVisit)} | ${formatCost(row.nothingDue)} ${JSON.stringify(row.nothingDue.dynamo)} | ${formatCost(row.steady)} ${JSON.stringify(row.steady.dynamo)} ${JSON.stringify(row.steady.s3)}, cut ${row.steady.cut}, released ${row.steady.released} | built in ${row.buildSeconds.toFixed(0)} s, ${seconds} s in all |`);
     if (entries === sizes.at(-1)) for (const line of costModel(row)) console.log(`| ${line.join(' | ')} |`);
   }
   await stack.close();

@@ -15,54 +15,103 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 export interface VisitCost {
+  /** Requests by command name. */
   dynamo: Record<string, number>;
   s3: Record<string, number>;
+  /** DynamoDB write units by AWS's rules (items under 1 KB: 1 per item written or deleted, 2 in a transaction). */
+  wru: number;
+  /** DynamoDB read units by AWS's rules (4 KB per unit of each request's items; half for eventually consistent reads). */
+  rru: number;
 }
 
 export interface ScaleRow {
   entries: number;
   firstVisit: VisitCost;
   nothingDue: VisitCost;
-  retention100: VisitCost;
+  /** A visit of the modelled workload's steady state: retention cuts the 300 segments that expired in 5 minutes and releases the 300 the previous visit cut. */
+  steady: VisitCost & { cut: number; released: number };
+  /** Seconds spent building the state. */
+  buildSeconds: number;
+}
+
+function emptyCost(): VisitCost {
+  return { dynamo: {}, s3: {}, wru: 0, rru: 0 };
+}
+
+type Output = { Items?: unknown[]; Item?: unknown };
+
+/** Write units one DynamoDB command costs (items under 1 KB, as index entries and heads are). */
+function writeUnits(command: string, input: Record<string, unknown>): number {
+  if (command === 'TransactWriteItemsCommand') return 2 * ((input.TransactItems as unknown[] | undefined)?.length ?? 0);
+  if (command === 'BatchWriteItemCommand') return Object.values((input.RequestItems as Record<string, unknown[]> | undefined) ?? {}).reduce((n, r) => n + r.length, 0);
+  return ['PutItemCommand', 'UpdateItemCommand', 'DeleteItemCommand'].includes(command) ? 1 : 0;
+}
+
+/**
+ * Read units one DynamoDB read cost: its items' size in 4 KB units, at least one, half when
+ * eventually consistent. Sizes are of the wire form (type tags included), so a little high.
+ */
+function readUnits(command: string, input: Record<string, unknown>, output: Output): number {
+  if (!['QueryCommand', 'GetItemCommand', 'BatchGetItemCommand'].includes(command)) return 0;
+  const bytes = JSON.stringify(output.Items ?? output.Item ?? {}).length;
+  return Math.max(1, Math.ceil(bytes / 4096)) * (input.ConsistentRead === true ? 1 : 0.5);
 }
 
 function counting(base: Storage): { storage: Storage; cost: VisitCost } {
   const storage = createStorage(base.env);
-  const cost: VisitCost = { dynamo: {}, s3: {} };
+  const cost = emptyCost();
   const count = (into: Record<string, number>, name: unknown) => (into[String(name)] = (into[String(name)] ?? 0) + 1);
   storage.s3.middlewareStack.add((next, context) => async (args) => (count(cost.s3, context.commandName), next(args)), { step: 'initialize' });
-  storage.ddb.middlewareStack.add((next, context) => async (args) => (count(cost.dynamo, context.commandName), next(args)), { step: 'initialize' });
+  storage.ddb.middlewareStack.add(
+    (next, context) => async (args) => {
+      const command = String(context.commandName);
+      count(cost.dynamo, command);
+      const input = args.input as Record<string, unknown>;
+      const result = await next(args);
+      cost.wru += writeUnits(command, input);
+      cost.rru += readUnits(command, input, result.output as Output);
+      return result;
+    },
+    { step: 'initialize' },
+  );
   return { storage, cost };
 }
 
-/** Total requests of a visit, e.g. "9 DynamoDB, 0 S3 (0 LIST)". */
-export function formatCost(cost: VisitCost): string {
-  const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
-  return `${sum(cost.dynamo)} DynamoDB, ${sum(cost.s3)} S3 (${cost.s3.ListObjectsV2Command ?? 0} LIST)`;
+function addCost(into: VisitCost, cost: VisitCost): void {
+  for (const [name, n] of Object.entries(cost.dynamo)) into.dynamo[name] = (into.dynamo[name] ?? 0) + n;
+  for (const [name, n] of Object.entries(cost.s3)) into.s3[name] = (into.s3[name] ?? 0) + n;
+  into.wru += cost.wru;
+  into.rru += cost.rru;
 }
 
-async function writeEntries(storage: Storage, topicName: string, count: number): Promise<void> {
+/** Total requests of a visit, e.g. "9 DynamoDB (5 WRU, 3 RRU), 0 S3 (0 LIST)". */
+export function formatCost(cost: VisitCost): string {
+  const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+  return `${sum(cost.dynamo)} DynamoDB (${cost.wru} WRU, ${cost.rru} RRU), ${sum(cost.s3)} S3 (${cost.s3.ListObjectsV2Command ?? 0} LIST)`;
+}
+
+/** Writes `count` 1 MiB index entries, one a second up to `newestMs`, 25 a BatchWriteItem, 16 requests in flight. */
+async function writeEntries(storage: Storage, topicName: string, count: number, newestMs: number): Promise<void> {
   const topic = await getTopic(storage, topicName);
   const pk = partitionPk(topic.topicId, 0);
   const prefix = partitionPrefix(topic.name, 0, topic.topicId);
-  const now = Date.now();
   const entry = (offset: number): IndexEntryItem => ({
     pk,
     sk: indexSk(offset),
     baseOffset: offset,
     lastOffset: offset,
     recordCount: 1,
-    objectKey: `${prefix}${String(now).padStart(15, '0')}-produced-bench-${offset}.kafka`,
+    objectKey: `${prefix}${String(newestMs).padStart(15, '0')}-produced-bench-${offset}.kafka`,
     byteStart: 0,
-    byteLength: 1_048_700,
-    maxTimestamp: now - (count - offset) * 1000,
+    byteLength: SEGMENT_BYTES,
+    maxTimestamp: newestMs - (count - 1 - offset) * 1000,
     batchCount: 1,
-    createdAtMs: now - (count - offset) * 1000,
+    createdAtMs: newestMs - (count - 1 - offset) * 1000,
     expireDays: 14,
   });
   let next = 0;
   await Promise.all(
-    Array.from({ length: 8 }, async () => {
+    Array.from({ length: 16 }, async () => {
       while (next < count) {
         const from = next;
         next = Math.min(count, next + 25);
@@ -76,35 +125,50 @@ async function writeEntries(storage: Storage, topicName: string, count: number):
       }
     }),
   );
-  await storage.ddb.send(new PutCommand({ TableName: storage.env.tableName, Item: { pk, sk: HEAD_SK, nextOffset: count, logStartOffset: 0, bytes: count * 1_048_700, segments: count } }));
+  await storage.ddb.send(new PutCommand({ TableName: storage.env.tableName, Item: { pk, sk: HEAD_SK, nextOffset: count, logStartOffset: 0, bytes: count * SEGMENT_BYTES, segments: count } }));
 }
 
-/** Builds one partition of `entries` entries (7-day retention, 1 MiB segments) and counts three visits. */
+/** The workload's segment: one 1 MiB produce request plus its batch overhead (not small: never merged). */
+const SEGMENT_BYTES = 1_048_700;
+const RETENTION_MS = 7 * DAY;
+const CHECK_MS = 5 * 60_000;
+
+/**
+ * Builds one partition of `entries` entries (7-day retention, 1 MiB segments, one a second)
+ * and counts its visits: the first (which does the daily sweep and whole-log tag check),
+ * one with nothing due, and a steady-state retention visit of the modelled workload.
+ */
 export async function benchCompactionScale(stack: LocalStack, entries: number): Promise<ScaleRow> {
   const name = `scale-${entries}`;
-  await fetch(`${stack.url}/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, partitions: 1 }) });
-  await writeEntries(stack.storage, name, entries);
+  await fetch(`${stack.url}/v1/topics`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name, partitions: 1, configs: { 'retention.ms': RETENTION_MS } }) });
+  const start = Date.now();
+  const built = performance.now();
+  await writeEntries(stack.storage, name, entries, start);
+  const buildSeconds = (performance.now() - built) / 1000;
   const topic = await getTopic(stack.storage, name);
   /** One counted visit, its requests added to `into`; true when it left work for the next visit. */
-  const visit = async (nowMs: number, into: VisitCost): Promise<boolean> => {
+  const visit = async (nowMs: number, into: VisitCost): Promise<{ unfinished: boolean; cut: number; released: number }> => {
     const { storage, cost } = counting(stack.storage);
     const report = await compactPartition(storage, topic, 0, { nowMs });
-    for (const [name, n] of Object.entries(cost.dynamo)) into.dynamo[name] = (into.dynamo[name] ?? 0) + n;
-    for (const [name, n] of Object.entries(cost.s3)) into.s3[name] = (into.s3[name] ?? 0) + n;
-    return report.unfinished === true;
+    addCost(into, cost);
+    return { unfinished: report.unfinished === true, cut: report.removedSegments, released: report.releasedSegments };
   };
-  const start = Date.now();
   // The first visit reads the whole log once (sweep, tag check, merge tail); on a slow machine
   // its time budget splits that over several visits, summed here.
-  const firstVisit: VisitCost = { dynamo: {}, s3: {} };
-  for (let i = 0; i < 10 && (await visit(start, firstVisit)); i++);
-  const nothingDue: VisitCost = { dynamo: {}, s3: {} };
+  const firstVisit = emptyCost();
+  for (let i = 0; i < 10 && (await visit(start, firstVisit)).unfinished; i++);
+  const nothingDue = emptyCost();
   await visit(start + 10 * 60_000, nothingDue);
-  // DeleteRecords past 100 entries, then the visit that removes them.
-  await fetch(`${stack.url}/v1/topics/${name}/partitions/0/delete-records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ offset: 100 }) });
-  const retention100: VisitCost = { dynamo: {}, s3: {} };
-  await visit(start + 20 * 60_000, retention100);
-  return { entries, firstVisit, nothingDue, retention100 };
+  // Steady state: the oldest segment expires at oldest + 7 days; a visit every 5 minutes then
+  // cuts the 300 segments that expired since the last, and releases a cut whose grace (5 min
+  // from a moment after its commit) is over: the one two visits back.
+  const oldestExpiresMs = start - (entries - 1) * 1000 + RETENTION_MS;
+  const warmUp = emptyCost();
+  await visit(oldestExpiresMs + CHECK_MS, warmUp);
+  await visit(oldestExpiresMs + 2 * CHECK_MS, warmUp);
+  const steady = { ...emptyCost(), cut: 0, released: 0 };
+  const counted = await visit(oldestExpiresMs + 3 * CHECK_MS, steady);
+  return { entries, firstVisit, nothingDue, steady: { ...steady, cut: counted.cut, released: counted.released }, buildSeconds };
 }
 
 /**
@@ -127,9 +191,11 @@ export const PRICES = {
  * The workload: 10 MiB/s produced in 1 MiB batches (10 requests/s) over 10 partitions,
  * 7-day retention, read once by one consumer in 1 MiB fetches, in the same region (no data
  * transfer charges). Every line is a month (30 days). Compaction's lines are derived from
- * the counted requests of a visit (`row`, at 10^5 entries) and the schedule the code
- * follows: one retention visit per partition every retentionCheckIntervalMs (5 min), one
- * orphan sweep a day (ceil(objects / 1,000) LISTs plus one index read per 100 LIST pages).
+ * the write and read units counted on a steady-state visit (`row`, at the largest size) and
+ * the schedule the code follows: one visit per partition every retentionCheckIntervalMs
+ * (5 min; produce triggers none in this workload: its 1 MiB segments are not small and
+ * retention.bytes is off), one orphan sweep a day (ceil(objects / 1,000) LISTs plus one
+ * index read per 100 LIST pages).
  */
 export function costModel(row: ScaleRow): Array<[string, string, string]> {
   const month = 30 * 86_400;
@@ -149,16 +215,17 @@ export function costModel(row: ScaleRow): Array<[string, string, string]> {
   // HTTP API meters 512 KB increments: a 1 MiB produce or fetch is two requests.
   lines.push(['API Gateway HTTP API (1 MiB = 2 metered requests)', ((4 * requests) / 1e6) * PRICES.httpApiPerMillion, 'produce/consume']);
 
-  const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
   const visitsPerMonth = partitions * (month / 300);
-  const baseDynamo = sum(row.nothingDue.dynamo);
-  lines.push(['compaction: visits every 5 min per partition (counted requests, ~1 RRU/WRU each)', (visitsPerMonth * baseDynamo * PRICES.dynamoWritePerMillion) / 1e6, 'compaction']);
-  // Retention removes every entry once: a transactional delete and pending-delete put (2 + 2 WRU), then the pending item's delete (1 WRU).
-  const removed = requests;
-  lines.push(['compaction: retention (5 WRU per removed entry, DeleteObject free)', (removed * 5 * PRICES.dynamoWritePerMillion) / 1e6, 'compaction']);
+  // Every visit of this workload is the steady one: retention cuts and releases 300 segments
+  // (300 s of one segment a second). The counted visit's removal writes are scaled to that, as
+  // it may have released two visits' cuts at once (a grace that ended just after a visit).
+  const removalWru = ((row.steady.wru - row.nothingDue.wru) * 300) / Math.max(1, row.steady.released);
+  const wru = row.nothingDue.wru + removalWru;
+  const perVisit = wru * PRICES.dynamoWritePerMillion + row.steady.rru * PRICES.dynamoReadPerMillion;
+  lines.push([`compaction: a visit every 5 min per partition, cutting and releasing 300 segments (${wru.toFixed(0)} WRU, ${row.steady.rru} RRU)`, (visitsPerMonth * perVisit) / 1e6, 'compaction']);
   const listsPerSweep = Math.ceil(entriesPerPartition / 1000);
   lines.push(['compaction: orphan sweep LISTs (one sweep a day)', ((partitions * 30 * listsPerSweep) / 1000) * PRICES.s3PutListPer1000, 'compaction']);
-  // Each sweep visit streams the index once (eventually consistent: 8 KB per RRU, ~300 B per entry).
+  // Each sweep step streams the index once (eventually consistent: 8 KB per RRU, ~300 B per entry).
   const sweepVisits = Math.ceil(listsPerSweep / 100);
   const indexRru = (entriesPerPartition * 300) / 8192;
   lines.push(['compaction: orphan sweep index reads', (partitions * 30 * sweepVisits * indexRru * PRICES.dynamoReadPerMillion) / 1e6, 'compaction']);

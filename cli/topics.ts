@@ -2,18 +2,31 @@
 import type { Command } from 'commander';
 import { TOPIC_CONFIG_DEFAULTS } from '../lib/config/defaults.ts';
 import { SluiceError } from '../lib/errors.ts';
-import type { TopicDescription } from '../lib/client/index.ts';
+import { hotPartitions, type TopicDescription } from '../lib/client/index.ts';
 import { clientFor, configEntry, nonNegativeInteger, positiveInteger, writeOut } from './context.ts';
 import { table } from './format.ts';
 import { topicOffsetsCommand } from './topic-offsets.ts';
 
 function describeText(topic: TopicDescription): string {
   const configs = Object.entries(topic.configs).map(([k, v]) => `  ${k}=${v}`).join('\n');
+  const hot = new Set(hotPartitions(topic));
+  const rate = (n: number | undefined) => (n === undefined ? '-' : String(n));
   const partitions = table([
-    ['PARTITION', 'LOG-START', 'HIGH-WATERMARK', 'BYTES', 'SEGMENTS', 'LAST-COMPACTED'],
-    ...topic.partitions.map((p) => [p.partition, p.logStartOffset, p.highWatermark, p.bytes, p.segments, p.lastCompactedAt === null ? '-' : new Date(p.lastCompactedAt).toISOString()]),
+    ['PARTITION', 'LOG-START', 'HIGH-WATERMARK', 'BYTES', 'SEGMENTS', 'LAST-COMPACTED', 'RECORDS/S', 'BYTES/S', 'HOT'],
+    ...topic.partitions.map((p) => [
+      p.partition,
+      p.logStartOffset,
+      p.highWatermark,
+      p.bytes,
+      p.segments,
+      p.lastCompactedAt === null ? '-' : new Date(p.lastCompactedAt).toISOString(),
+      rate(p.produceRate?.recordsPerSecond),
+      rate(p.produceRate?.bytesPerSecond),
+      hot.has(p.partition) ? 'HOT' : '',
+    ]),
   ]);
-  return `Topic: ${topic.name}  Id: ${topic.topicId}  Partitions: ${topic.partitions.length}\nConfigs:\n${configs}\n\n${partitions}`;
+  const note = hot.size === 0 ? '' : `\n${hot.size} hot partition${hot.size === 1 ? '' : 's'} (over twice the mean records/s of the last minute): see docs/CLIENT.md, "Spreading a hot key"\n`;
+  return `Topic: ${topic.name}  Id: ${topic.topicId}  Partitions: ${topic.partitions.length}\nConfigs:\n${configs}\n\n${partitions}${note}`;
 }
 
 function offsetOrMinusOne(value: string): number {
@@ -68,7 +81,7 @@ export function topicsCommand(program: Command): void {
 
   topics
     .command('describe <topic>')
-    .description('configs, and per partition: log start, high watermark, bytes, segments and last compaction')
+    .description('configs, and per partition: log start, high watermark, bytes, segments, last compaction and produce rate over the last minute (HOT: over twice the mean)')
     .option('--json', 'print JSON')
     .action(async (name: string, options: { json?: boolean }, command: Command) => {
       const topic = await clientFor(command).admin().describeTopic(name);

@@ -42,7 +42,8 @@ export interface FunctionAccess {
  *            counter (ConditionCheckItem); s3:PutObject (the segment) and
  *            s3:PutObjectTagging, which S3 also requires of a PutObject that sets `Tagging`
  *            (the lifecycle expiry tag); s3:DeleteObject (DeleteObjects of a refused
- *            request's objects)
+ *            request's objects); UpdateItem (produce-rate counters), Query and BatchGetItem
+ *            (a topic's group offsets and heads, for lag-driven backpressure)
  *   fetch    GetItem (getTopic, head), Query (index), BatchGetItem (a long poll's head and
  *            topic, once a second); s3:GetObject (byte ranges), and
  *            s3:ListBucket because without it S3 answers a missing key with 403 instead of
@@ -92,7 +93,7 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
     blobObjects: ['s3:DeleteObject'],
   },
   produce: {
-    table: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    table: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     bucket: ['s3:ListBucket'],
     objects: ['s3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'],
     blobObjects: ['s3:GetObject', 's3:PutObject'],

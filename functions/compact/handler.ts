@@ -3,6 +3,7 @@ import { compactAll, compactTopicPartition, type PartitionReport } from '../../l
 import { partitionRequested } from '../../lib/retention/invocation.ts';
 import { log } from '../../lib/observability/logger.ts';
 import { publishMetrics } from '../../lib/observability/metrics.ts';
+import { publishConsumerLag } from '../../lib/observability/consumer-lag.ts';
 
 /** Time kept back from the Lambda timeout for the last partition in progress. */
 const SAFETY_MARGIN_MS = 2 * 60 * 1000;
@@ -16,7 +17,7 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
   const remainingMs = context?.getRemainingTimeInMillis?.();
   const budget = remainingMs === undefined ? {} : { budgetMs: Math.max(0, remainingMs - SAFETY_MARGIN_MS) };
   const partitions = request === undefined ? await compactAll(storage, budget) : [await compactTopicPartition(storage, request.topic, request.partition)];
-  const worked = partitions.filter((p) => p.ran && (p.removedSegments || p.mergedRuns || p.deletedObjects || p.deletedOrphans));
+  const worked = partitions.filter((p) => p.ran && (p.removedSegments || p.releasedSegments || p.mergedRuns || p.deletedObjects || p.deletedOrphans));
   log().info('compaction finished', { partitions: worked });
   publishMetrics(
     worked.flatMap((p) => [
@@ -24,5 +25,9 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
       { name: 'OrphansDeleted' as const, value: p.deletedOrphans, topic: p.topic },
     ]),
   );
+  if (request === undefined) {
+    // Lag is an operator's figure, not compaction's work: a failed reading must not fail the pass.
+    await publishConsumerLag(storage).catch((error: unknown) => log().warn('consumer lag not published', { error }));
+  }
   return { partitions };
 }

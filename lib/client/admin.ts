@@ -72,9 +72,9 @@ export class Admin {
     return topics;
   }
 
-  /** Configs and, per partition, log start offset, high watermark, bytes and segments. */
-  async describeTopic(topic: string): Promise<TopicDescription> {
-    return this.transport.json<TopicDescription>({ method: 'GET', path: pathOf('v1', 'topics', topic) }, this.retry);
+  /** Configs and, per partition, log start offset, high watermark, bytes, segments and (unless `rates: false`) produce rate. */
+  async describeTopic(topic: string, options: { rates?: boolean } = {}): Promise<TopicDescription> {
+    return this.transport.json<TopicDescription>({ method: 'GET', path: pathOf('v1', 'topics', topic), ...(options.rates === false ? { query: { rates: 'false' } } : {}) }, this.retry);
   }
 
   /** Raises the partition count and/or changes configs; returns the altered topic. */

@@ -1,6 +1,7 @@
 /** The Sluice client: `import { Sluice } from 'sluice/client'` (or lib/client/index.ts in this repo). */
 export { Sluice } from './sluice.ts';
-export { Producer } from './producer.ts';
+export { Producer, type ProducerStats } from './producer.ts';
+export { compoundKey, Partitioners, saltedPartitions, type ICustomPartitioner, type PartitionerArgs, type PartitionerFunction, type PartitionMetadata, type SaltedOptions } from './partitioners.ts';
 export { SendError } from './producer-batch.ts';
 export { DEFAULT_CLOSE_TIMEOUT_MS, type CloseOptions } from './close.ts';
 export { MAX_RETRY_AFTER_MS } from './http.ts';
@@ -23,3 +24,4 @@ export {
 export * from './types.ts';
 export { SluiceError, ERROR_TABLE, type ErrorName } from '../errors.ts';
 export { partitionForKey } from '../log/partitioner.ts';
+export { hotPartitions } from './hot-partitions.ts';

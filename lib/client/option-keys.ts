@@ -50,6 +50,8 @@ export const PRODUCER_KEYS = {
   compression: true,
   maxInFlightRequests: true,
   bufferMemoryBytes: true,
+  maxBlockMs: true,
+  createPartitioner: true,
   maxRequestBytes: true,
   metadataMaxAgeMs: true,
   idempotent: true,
@@ -59,7 +61,6 @@ export const PRODUCER_KEYS = {
 export const CLAIM_CHECK_KEYS = { thresholdBytes: true, partSizeBytes: true } as const satisfies OptionKeys<ClaimCheckOptions>;
 
 export const PRODUCER_HINTS: KeyHints = {
-  createPartitioner: 'keys are always partitioned with murmur2, as Kafka and kafkajs DefaultPartitioner do; set partition on a message to choose one',
   allowAutoTopicCreation: 'Sluice never creates topics on send; create them with admin().createTopic()',
   transactionalId: 'Sluice has no transactions',
 };

@@ -6,6 +6,7 @@
 import { BLOBS, GROUPS, LIMITS, TOPIC_CONFIG_DEFAULTS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
 import type { AuthOptions } from './auth.ts';
+import type { ICustomPartitioner } from './partitioners.ts';
 import { checkOptionKeys, CLAIM_CHECK_KEYS, CONSUMER_HINTS, CONSUMER_KEYS, GROUP_CONSUMER_KEYS, PRODUCER_HINTS, PRODUCER_KEYS, RETRY_KEYS } from './option-keys.ts';
 import { COMPRESSIONS, type Compression, type GroupAssignor } from './types.ts';
 
@@ -69,9 +70,21 @@ export interface ProducerOptions extends RetryOptions {
   maxInFlightRequests?: number;
   /**
    * Bytes of records held by the producer, buffered or in flight; `send` waits when this is
-   * full. @default 33554432 - 32 MiB, Kafka's buffer.memory
+   * full (at most `maxBlockMs`). @default 33554432 - 32 MiB, Kafka's buffer.memory
    */
   bufferMemoryBytes?: number;
+  /**
+   * How long a `send` may wait for buffer space (the buffer stays full while the server
+   * throttles, e.g. under lag-driven backpressure). Past it, the messages not yet buffered
+   * fail with REQUEST_TIMED_OUT saying so; those already buffered are still sent.
+   * @default 60000 - Kafka's max.block.ms
+   */
+  maxBlockMs?: number;
+  /**
+   * Picks the partition of each message without an explicit one (kafkajs's signature):
+   * `Partitioners.salted({ fanout })`, or your own. @default - Kafka's murmur2 for keys, sticky for keyless records
+   */
+  createPartitioner?: ICustomPartitioner;
   /** Largest request body: the ready batches of a topic are split across requests under it. @default 4194304 - 4 MiB, under the API's 4.5 MiB */
   maxRequestBytes?: number;
   /** Topic metadata (partition count, max.message.bytes) is described again after this long. @default 300000 - Kafka's metadata.max.age.ms */
@@ -98,7 +111,7 @@ export interface ClaimCheckOptions {
   partSizeBytes?: number;
 }
 
-export type ResolvedProducerOptions = Readonly<Required<ProducerOptions>>;
+export type ResolvedProducerOptions = Readonly<Required<Omit<ProducerOptions, 'createPartitioner'>> & { createPartitioner: ICustomPartitioner | undefined }>;
 
 export const PRODUCER_DEFAULTS = {
   ...RETRY_DEFAULTS,
@@ -107,6 +120,8 @@ export const PRODUCER_DEFAULTS = {
   compression: 'none',
   maxInFlightRequests: 5,
   bufferMemoryBytes: 32 * 1024 * 1024,
+  maxBlockMs: 60_000,
+  createPartitioner: undefined,
   maxRequestBytes: 4 * 1024 * 1024,
   metadataMaxAgeMs: 300_000,
   idempotent: true,
@@ -239,6 +254,8 @@ export function resolveProducerOptions(options: ProducerOptions | undefined, ret
   if (!COMPRESSIONS.includes(merged.compression)) throw invalid('compression', merged.compression, `one of ${COMPRESSIONS.join(', ')}`);
   integerIn('maxInFlightRequests', merged.maxInFlightRequests, 1);
   integerIn('bufferMemoryBytes', merged.bufferMemoryBytes, 1);
+  integerIn('maxBlockMs', merged.maxBlockMs, 0);
+  if (merged.createPartitioner !== undefined && typeof merged.createPartitioner !== 'function') throw invalid('createPartitioner', merged.createPartitioner, 'a function returning a partitioner (kafkajs ICustomPartitioner)');
   integerIn('metadataMaxAgeMs', merged.metadataMaxAgeMs, 0);
   if (merged.claimCheck !== false) {
     if (typeof merged.claimCheck !== 'object' || merged.claimCheck === null) throw invalid('claimCheck', merged.claimCheck, 'false or { thresholdBytes, partSizeBytes }');

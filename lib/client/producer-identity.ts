@@ -67,6 +67,21 @@ export class ProducerIdentity {
     return { producerId: BigInt(current.producerId), producerEpoch: current.producerEpoch, baseSequence };
   }
 
+  /**
+   * The server has no state for `used` (UNKNOWN_PRODUCER_ID: the producer was idle past the
+   * state's expiry, nothing of the request was appended). Resolves with a new identity to
+   * resend under: the epoch bumped (KIP-360, as Kafka's producer does), or with `fresh` a new
+   * producer id; when another request already moved the identity past `used`, that one.
+   */
+  async renew(used: { producerId: bigint; producerEpoch: number }, fresh: boolean, signal?: AbortSignal): Promise<void> {
+    const current = this.current;
+    if (current !== undefined && BigInt(current.producerId) === used.producerId && current.producerEpoch === used.producerEpoch) {
+      if (fresh) this.current = undefined;
+      else this.stale = true;
+    }
+    await this.ready(signal);
+  }
+
   /** A request whose batches took sequences failed for good: the epoch must be bumped before the next. */
   failed(): void {
     if (this.current !== undefined) this.stale = true;

@@ -19,7 +19,12 @@
  * completes. When `bufferMemoryBytes` is reached, sends wait in call order (FIFO) holding no
  * copy of their messages (they are converted as they enter), and everything buffered is sent
  * at once instead of lingering. Once a batch is encoded its records are dropped, so the
- * buffer holds one copy of the data.
+ * buffer holds one copy of the data. A send waits for space at most `maxBlockMs` from its
+ * call (Kafka's max.block.ms); then what it has not buffered fails with REQUEST_TIMED_OUT.
+ *
+ * Throttling: a 429 (storage throttling, or lag-driven backpressure) is retried after its
+ * Retry-After; while requests wait, the buffer fills and sends block, which is how
+ * backpressure reaches the caller. `stats()` reports the time spent throttled and blocked.
  */
 import type { BatchRecord } from '../codec/record-batch.ts';
 import { LIMITS } from '../config/defaults.ts';
@@ -34,6 +39,7 @@ import { MetadataCache, type TopicMetadata } from './metadata.ts';
 import type { ResolvedProducerOptions } from './options.ts';
 import { sendProduceRequest } from './produce-request.ts';
 import { ProducerIdentity } from './producer-identity.ts';
+import { Partitioners, type PartitionerFunction, type PartitionMetadata } from './partitioners.ts';
 import { BATCH_HEADER_BYTES, FRAME_HEADER_BYTES, type ProducerBatch, SendTracker } from './producer-batch.ts';
 import { DEFAULT_CLOSE_TIMEOUT_MS, settleWithin, type CloseOptions } from './close.ts';
 import type { Acks, Message, ProducerRecord, RecordMetadata } from './types.ts';
@@ -47,14 +53,35 @@ interface PendingSend {
   readonly tracker: SendTracker;
   /** Next message to append. */
   next: number;
-  /** Message `next`, converted, while it waits for buffer space. */
+  /** Message `next`, converted, while it waits for buffer space, and the partition chosen for it (-1: the default's choice). */
   waiting: BatchRecord | undefined;
+  waitingPartition: number;
   /** The topic's metadata this send is placed with. */
   metadata: TopicMetadata | undefined;
   /** True once the metadata was described again for an explicit partition past the known count. */
   refreshed: boolean;
   readonly appended: Promise<void>;
   markAppended: () => void;
+}
+
+/** What `producer.stats()` reports: the buffer, and time lost to throttling and to a full buffer. */
+export interface ProducerStats {
+  /** Bytes of records buffered or in flight. */
+  bufferedBytes: number;
+  bufferMemoryBytes: number;
+  inFlightRequests: number;
+  /** Sends waiting for buffer space (or for topic metadata). */
+  waitingSends: number;
+  /** Produce answers of 429 THROTTLING_QUOTA_EXCEEDED (storage throttling or lag-driven backpressure). */
+  throttledRequests: number;
+  /** Time requests waited before retrying after a 429 (its Retry-After, or backoff if longer), summed. */
+  throttleTimeMs: number;
+  /** Time sends spent blocked on a full buffer (bufferMemoryBytes). */
+  blockedTimeMs: number;
+  /** Sends (or their remainders) failed after waiting maxBlockMs for buffer space. */
+  blockTimeouts: number;
+  /** Times UNKNOWN_PRODUCER_ID (state expired while idle) made the producer renew its identity and resend. */
+  identityRenewals: number;
 }
 
 export class Producer {
@@ -78,6 +105,11 @@ export class Producer {
   private readonly claimChecks: ClaimCheckUploader | undefined;
   /** Aborted when `disconnect` runs out of time: requests in flight end, the rest fail unsent. */
   private readonly closing = new AbortController();
+  private readonly partitioner: PartitionerFunction | undefined;
+  private readonly partitionLists = new Map<number, PartitionMetadata[]>();
+  private blockTimer: NodeJS.Timeout | undefined;
+  private blockedSinceMs: number | undefined;
+  private readonly counters = { throttledRequests: 0, throttleTimeMs: 0, blockedTimeMs: 0, blockTimeouts: 0, identityRenewals: 0 };
 
   constructor(
     private readonly transport: Transport,
@@ -88,6 +120,21 @@ export class Producer {
     this.metadata = new MetadataCache(describe, options.metadataMaxAgeMs);
     this.identity = options.idempotent ? new ProducerIdentity(transport, options) : undefined;
     this.claimChecks = options.claimCheck === false ? undefined : new ClaimCheckUploader(transport, options, options.claimCheck);
+    const create = options.createPartitioner;
+    this.partitioner = create === undefined || create === Partitioners.DefaultPartitioner ? undefined : create();
+  }
+
+  /** The buffer, and time lost to throttling and to a full buffer so far. */
+  stats(): ProducerStats {
+    const blockedNowMs = this.blockedSinceMs === undefined ? 0 : Date.now() - this.blockedSinceMs;
+    return {
+      bufferedBytes: this.accumulator.bufferedBytes,
+      bufferMemoryBytes: this.options.bufferMemoryBytes,
+      inFlightRequests: this.inFlight,
+      waitingSends: this.queue.length,
+      ...this.counters,
+      blockedTimeMs: this.counters.blockedTimeMs + blockedNowMs,
+    };
   }
 
   /** Bytes of records buffered or in flight; at most bufferMemoryBytes (plus one batch when it was empty). */
@@ -129,7 +176,7 @@ export class Producer {
       if (messages.length === 0) return tracker.promise;
       let markAppended!: () => void;
       const appended = new Promise<void>((resolve) => (markAppended = resolve));
-      this.queue.push({ topic: record.topic, messages, nowMs, tracker, next: 0, waiting: undefined, metadata: undefined, refreshed: false, appended, markAppended });
+      this.queue.push({ topic: record.topic, messages, nowMs, tracker, next: 0, waiting: undefined, waitingPartition: -1, metadata: undefined, refreshed: false, appended, markAppended });
       this.pump();
       return tracker.promise;
     } catch (error) {
@@ -184,6 +231,7 @@ export class Producer {
     }
     this.state = 'closed';
     clearTimeout(this.timer);
+    clearTimeout(this.blockTimer);
   }
 
   // ── appending ──────────────────────────────────────────────────────────────────────
@@ -209,6 +257,8 @@ export class Producer {
         }
         if (!this.appendFrom(item, item.metadata)) {
           this.blocked = 'memory';
+          this.blockedSinceMs ??= Date.now();
+          this.armBlockTimer();
           this.drainSoon();
           return;
         }
@@ -270,13 +320,24 @@ export class Producer {
     const now = Date.now();
     for (; item.next < item.messages.length; item.next++) {
       const message = item.messages[item.next] as Message;
+      let partition = item.waitingPartition;
+      if (item.waiting === undefined) {
+        const chosen = message.partition ?? this.partitionOf(item.topic, message, metadata.partitions, item.next);
+        if (chosen instanceof SluiceError) {
+          item.tracker.recordFailed(item.next, chosen);
+          continue;
+        }
+        partition = chosen;
+      }
       const record = item.waiting ?? toRecord(message, item.next, item.nowMs);
-      const outcome = this.accumulator.append(item.topic, message.partition ?? -1, record, metadata.partitions, limits, item.tracker, item.next, now);
+      const outcome = this.accumulator.append(item.topic, partition, record, metadata.partitions, limits, item.tracker, item.next, now);
       if (outcome.kind === 'no-memory') {
         item.waiting = record;
+        item.waitingPartition = partition;
         return false;
       }
       item.waiting = undefined;
+      item.waitingPartition = -1;
       if (outcome.kind === 'too-large') {
         item.tracker.recordFailed(item.next, new SluiceError('MESSAGE_TOO_LARGE', `messages[${item.next}] is ${outcome.sizeBytes} bytes as a batch; topic ${item.topic} takes at most ${limits.maxBytes}`));
         continue;
@@ -284,6 +345,77 @@ export class Producer {
       if (outcome.newBatch) this.wakeAt(now + this.options.lingerMs);
     }
     return true;
+  }
+
+  /** The createPartitioner's choice for a message without an explicit partition; -1 leaves it to murmur2 / sticky. */
+  private partitionOf(topic: string, message: Message, partitions: number, index: number): number | SluiceError {
+    if (this.partitioner === undefined) return -1;
+    let list = this.partitionLists.get(partitions);
+    if (list === undefined) {
+      list = Array.from({ length: partitions }, (_, partitionId) => ({ partitionErrorCode: 0, partitionId, leader: 0, replicas: [0], isr: [0] }));
+      this.partitionLists.set(partitions, list);
+    }
+    let chosen: number;
+    try {
+      chosen = this.partitioner({ topic, partitionMetadata: list, message });
+    } catch (error) {
+      return new SluiceError('INVALID_REQUEST', `createPartitioner's partitioner threw for messages[${index}] of topic ${topic}: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    }
+    if (!Number.isInteger(chosen) || chosen < 0 || chosen >= partitions) {
+      return new SluiceError('INVALID_REQUEST', `createPartitioner's partitioner returned ${JSON.stringify(chosen)} for messages[${index}] of topic ${topic}, which has partitions 0..${partitions - 1}`);
+    }
+    return chosen;
+  }
+
+  // ── a full buffer ──────────────────────────────────────────────────────────────────
+
+  /** Wakes at the earliest maxBlockMs deadline of the waiting sends. */
+  private armBlockTimer(): void {
+    const head = this.queue[0];
+    if (this.blockTimer !== undefined || head === undefined) return;
+    // Sends queue in call order, so the head's deadline is the earliest.
+    const deadlineMs = head.nowMs + this.options.maxBlockMs;
+    this.blockTimer = setTimeout(() => {
+      this.blockTimer = undefined;
+      this.expireBlockedSends();
+    }, Math.max(0, deadlineMs - Date.now()));
+  }
+
+  /** Fails what sends past their maxBlockMs have not buffered (Kafka's max.block.ms), then lets the rest try again. */
+  private expireBlockedSends(): void {
+    if (this.blocked !== 'memory') return;
+    const now = Date.now();
+    for (let i = 0; i < this.queue.length; ) {
+      const item = this.queue[i] as PendingSend;
+      if (item.nowMs + this.options.maxBlockMs > now) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.counters.blockTimeouts++;
+      const error = new SluiceError(
+        'REQUEST_TIMED_OUT',
+        `send() to ${item.topic} waited ${this.options.maxBlockMs} ms (maxBlockMs) for buffer space: the producer's ${this.options.bufferMemoryBytes} bytes (bufferMemoryBytes) stayed full, ${this.accumulator.bufferedBytes} bytes buffered or in flight and ${this.counters.throttledRequests} requests throttled so far (producer.stats()); messages[${item.next}] and after were not sent`,
+        { details: { bufferFull: true } },
+      );
+      if (item.next === 0) item.tracker.fail(error);
+      else for (let m = item.next; m < item.messages.length; m++) item.tracker.recordFailed(m, error);
+      item.markAppended();
+    }
+    this.unblockMemory();
+  }
+
+  /** Space may be free: queued sends try again (and block again if not). */
+  private unblockMemory(): void {
+    if (this.blocked !== 'memory') return;
+    this.blocked = undefined;
+    if (this.blockedSinceMs !== undefined) this.counters.blockedTimeMs += Date.now() - this.blockedSinceMs;
+    this.blockedSinceMs = undefined;
+    this.pump();
+    if (this.blocked !== 'memory') {
+      clearTimeout(this.blockTimer);
+      this.blockTimer = undefined;
+    } else this.armBlockTimer();
   }
 
   // ── sending ────────────────────────────────────────────────────────────────────────
@@ -333,7 +465,14 @@ export class Producer {
     try {
       const maxBatchBytes = this.limits.get(request.topic)?.maxBytes ?? Number.POSITIVE_INFINITY;
       if (this.closing.signal.aborted) throw this.closing.signal.reason;
-      await sendProduceRequest(this.transport, this.options, request, this.options.compression, maxBatchBytes, this.identity, this.closing.signal);
+      await sendProduceRequest(this.transport, this.options, request, this.options.compression, maxBatchBytes, this.identity, this.closing.signal, {
+        onRetry: (error, _attempt, delayMs) => {
+          if (error.code !== 'THROTTLING_QUOTA_EXCEEDED') return;
+          this.counters.throttledRequests++;
+          this.counters.throttleTimeMs += delayMs;
+        },
+        onIdentityRenewed: () => this.counters.identityRenewals++,
+      });
     } catch (error) {
       // Its outcome is unknown: the epoch is bumped before the next request (producer-identity.ts).
       this.identity?.failed();
@@ -347,10 +486,7 @@ export class Producer {
         this.inFlightBatches.delete(batch);
       }
       this.inFlight--;
-      if (this.blocked === 'memory') {
-        this.blocked = undefined;
-        this.pump();
-      }
+      this.unblockMemory();
       this.drain();
     }
   }

@@ -47,7 +47,7 @@ export class Sluice {
   producer(options?: ProducerOptions): Producer {
     const resolved = resolveProducerOptions(options, this.options.retry);
     const admin = new Admin(this.transport, resolved);
-    return new Producer(this.transport, (topic) => admin.describeTopic(topic), resolved);
+    return new Producer(this.transport, (topic) => admin.describeTopic(topic, { rates: false }), resolved);
   }
 
   /** With a `groupId`, a member of that consumer group (`subscribe`); without, a consumer in assign mode (`assign`). */

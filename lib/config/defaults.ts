@@ -20,6 +20,11 @@ export const TOPIC_CONFIG_DEFAULTS = {
   'delete.retention.ms': 86_400_000,
   /** Kafka `min.compaction.lag.ms`: records younger than this are never compacted. */
   'min.compaction.lag.ms': 0,
+  /**
+   * Sluice's own: produce answers 429 while a consumer group lags the topic by more than this
+   * many records (lib/log/backpressure.ts). -1 turns it off. Kafka has no such config.
+   */
+  'sluice.backpressure.max.lag.records': -1,
 } as const;
 
 export const LIMITS = {
@@ -171,10 +176,31 @@ export const COMPACTION = {
   retentionCheckIntervalMs: 5 * 60 * 1000,
   /** Index entries read per page by retention (it stops at the first page with an entry it keeps). */
   retentionPageSize: 100,
-  /** Produce asks for compaction every this many segments once a partition has at least this many. */
-  triggerSegments: 64,
-  /** Produce asks for compaction when a partition's stored bytes cross a multiple of this. */
+  /** Produce asks for key compaction of a compacted topic's partition each time it grows by this (lib/retention/trigger.ts). */
   triggerBytes: 256 * 1024 * 1024,
+} as const;
+
+/** Lag-driven backpressure (topic config `sluice.backpressure.max.lag.records`; lib/log/backpressure.ts). */
+export const BACKPRESSURE = {
+  /**
+   * How long one instance reuses a topic's lag figure before reading it again; overridable
+   * with SLUICE_BACKPRESSURE_LAG_CACHE_MS. Produce may admit records this long after a group
+   * fell behind, and throttle this long after it caught up. A backpressure 429's Retry-After
+   * is this period in whole seconds (at least 1): the soonest the answer can change.
+   */
+  lagCacheMs: 5_000,
+  /** Groups whose offsets one lag reading considers at most (each costs one Query). */
+  maxGroups: 100,
+} as const;
+
+/** Per-partition produce rates (lib/log/partition-rates.ts). */
+export const PRODUCE_RATES = {
+  /** Rates cover about this long: the current bucket and the full ones before it. */
+  windowMs: 60_000,
+  /** Counts are kept per bucket of this length, one DynamoDB item per partition and bucket. */
+  bucketMs: 10_000,
+  /** An instance writes its counts of a partition at most this often (and when a bucket ends); SLUICE_PRODUCE_RATE_FLUSH_MS overrides it. */
+  flushIntervalMs: 5_000,
 } as const;
 
 /** Consumer-group defaults, as Kafka's KIP-848 group coordinator (group.consumer.*). */

@@ -42,3 +42,10 @@ export function readEnv(env: NodeJS.ProcessEnv = process.env): SluiceEnv {
     s3ForcePathStyle: forcePathStyle === undefined ? s3Endpoint !== undefined : forcePathStyle === 'true',
   };
 }
+
+/** A duration in ms from `env[name]` (a non-negative integer), else `fallbackMs`; for settings tests shorten. */
+export function durationFromEnv(name: string, fallbackMs: number, env: NodeJS.ProcessEnv = process.env): number {
+  const text = optional(name, env);
+  const value = text === undefined ? Number.NaN : Number(text);
+  return Number.isSafeInteger(value) && value >= 0 ? value : fallbackMs;
+}

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { alterTopic, createTopic, deleteTopic, describeTopic, listTopics } from '../log/topics.ts';
+import { readProduceRates } from '../log/partition-rates.ts';
 import { configStrings } from '../log/topic-config.ts';
 import { validateTopicName } from '../log/topic-name.ts';
 import { deleteRecords } from '../log/delete-records.ts';
@@ -41,9 +42,20 @@ export async function listTopicsOp(_request: HttpRequest, storage: Storage): Pro
   return json(200, { topics: topics.map((t) => ({ name: t.name, partitions: t.partitions })) });
 }
 
-/** GET /v1/topics/{topic} */
+const describeQuerySchema = z.object({ rates: z.enum(['true', 'false']).optional() });
+
+/**
+ * GET /v1/topics/{topic}: with each partition's produce rate over the last minute, unless
+ * `?rates=false` (a client loading metadata to partition with needs none, and saves the Query).
+ */
 export async function describeTopicOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
-  return json(200, await describeTopic(storage, validateTopicName(pathParameter(request, 'topic'))));
+  const name = validateTopicName(pathParameter(request, 'topic'));
+  const { rates: withRates } = parseWith(describeQuerySchema, request.query);
+  const description = await describeTopic(storage, name);
+  if (withRates === 'false') return json(200, description);
+  const rates = await readProduceRates(storage, { topicId: description.topicId, partitions: description.partitions.length });
+  const partitions = description.partitions.map((p) => (rates[p.partition] === undefined ? p : { ...p, produceRate: rates[p.partition] }));
+  return json(200, { ...description, partitions });
 }
 
 /** PATCH /v1/topics/{topic} */

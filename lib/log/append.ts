@@ -8,7 +8,7 @@ import { refuseBeforeWriting } from './producer-preflight.ts';
 import { producerOfBatches, type ProducerIdentity } from './producer-state.ts';
 import { commitSegments, type CommittedSegment, type SegmentDraft } from './sequencer.ts';
 import { SluiceError } from '../errors.ts';
-import { crossesThreshold, requestCompaction } from '../retention/trigger.ts';
+import { compactionWork, requestCompaction } from '../retention/trigger.ts';
 import { putSegmentObject } from '../storage/segment-objects.ts';
 import { log } from '../observability/logger.ts';
 
@@ -98,7 +98,7 @@ export async function appendBatches(storage: Storage, topic: TopicItem, parts: r
   const results = drafts.map((draft, i): AppendedPartition => {
     const part = parts[i] as PartitionBatches;
     const segment = committed[i] as CommittedSegment;
-    if (!segment.duplicate && crossesThreshold(segment.before, segment.after)) triggers.push(requestCompaction({ topic: topic.name, partition: draft.partition }));
+    if (!segment.duplicate && compactionWork(topic.configs, segment) !== undefined) triggers.push(requestCompaction({ topic: topic.name, partition: draft.partition }));
     let next = segment.baseOffset;
     const batchBaseOffsets = part.batches.map((b) => {
       const base = next;

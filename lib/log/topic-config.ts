@@ -10,6 +10,8 @@ export interface TopicConfigs {
   'message.timestamp.type': 'CreateTime' | 'LogAppendTime';
   'delete.retention.ms': number;
   'min.compaction.lag.ms': number;
+  /** Produce is throttled while a group lags by more records than this; -1: never (lib/log/backpressure.ts). */
+  'sluice.backpressure.max.lag.records': number;
 }
 
 export type CleanupPolicy = 'delete' | 'compact' | 'compact,delete';
@@ -52,6 +54,11 @@ const PARSERS: { [K in TopicConfigName]: (value: unknown) => TopicConfigs[K] } =
   'message.timestamp.type': (v) => oneOf('message.timestamp.type', v, TIMESTAMP_TYPES),
   'delete.retention.ms': (v) => integer('delete.retention.ms', v, 0, Number.MAX_SAFE_INTEGER),
   'min.compaction.lag.ms': (v) => integer('min.compaction.lag.ms', v, 0, Number.MAX_SAFE_INTEGER),
+  'sluice.backpressure.max.lag.records': (v) => {
+    const parsed = integer('sluice.backpressure.max.lag.records', v, -1, Number.MAX_SAFE_INTEGER);
+    if (parsed === 0) throw invalid('sluice.backpressure.max.lag.records', v, 'must be -1 (off) or at least 1');
+    return parsed;
+  },
 };
 
 function isConfigName(name: string): name is TopicConfigName {
@@ -99,5 +106,6 @@ export function configStrings(configs: TopicConfigs): TopicConfigStrings {
     'message.timestamp.type': configs['message.timestamp.type'],
     'delete.retention.ms': String(configs['delete.retention.ms']),
     'min.compaction.lag.ms': String(configs['min.compaction.lag.ms']),
+    'sluice.backpressure.max.lag.records': String(configs['sluice.backpressure.max.lag.records']),
   };
 }

@@ -7,6 +7,7 @@ import { HEAD_SK, TOPICS_PK, partitionPk, topicSk, type HeadItem, type TopicItem
 import { applyTopicConfigs, configStrings, topicConfigsFrom, withDefaults, type TopicConfigName, type TopicConfigStrings } from './topic-config.ts';
 import { validatePartitionCount, validateTopicName } from './topic-name.ts';
 import { purgeTopicData } from './purge.ts';
+import type { ProduceRate } from './partition-rates.ts';
 
 /** A partition's public state, as `GET /v1/topics/{topic}` shows it. */
 export interface PartitionState {
@@ -17,6 +18,8 @@ export interface PartitionState {
   segments: number;
   /** Time of the last compaction pass (ms), null before the first. */
   lastCompactedAt: number | null;
+  /** Produce rate over the last minute; only `GET /v1/topics/{topic}` reports it (lib/log/partition-rates.ts). */
+  produceRate?: ProduceRate;
 }
 
 export interface TopicDescription {

@@ -1,7 +1,6 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { COMPACTION } from '../config/defaults.ts';
 import { listTopics, getTopic, readHeads } from '../log/topics.ts';
-import { readPartitionState } from '../log/read.ts';
 import { SluiceError } from '../errors.ts';
 import { log } from '../observability/logger.ts';
 import type { Storage } from '../storage/clients.ts';
@@ -12,9 +11,10 @@ import { expiryDaysFor, needsRetag, safeExpiryDays, writtenAtMs } from './lifecy
 import { deleteDeadIncarnations, sweepOrphans } from './orphans.ts';
 import { collectBlobs } from '../blobs/collect.ts';
 import { indexPages, readIndex, readPendingDeletes } from './partition-items.ts';
-import { planRetention, planTailMerges } from './plan.ts';
+import { applyRetention, markCut, readRetentionHead, releaseDue, type ReleaseMark } from './removal.ts';
+import { MAX_SEGMENTS_PER_MERGE, planTailMerges } from './plan.ts';
 import { claimDiscovery, dueSk, duePartitions, readCompactionState, readTaggedRungs, recordTaggedRung, removeDue, saveCompactionState, scheduledPartitions, scheduleNew, type CompactionStateItem } from './schedule.ts';
-import { deleteDueObjects, mergeRun, removeOldest, retagEntry, type CompactionHooks } from './steps.ts';
+import { deleteDueObjects, mergeRun, retagEntry, type CompactionHooks } from './steps.ts';
 
 export type CompactionSettings = { -readonly [K in keyof typeof COMPACTION]: number };
 
@@ -38,7 +38,10 @@ export interface PartitionReport {
   partition: number;
   /** False when another run held the lease. */
   ran: boolean;
+  /** Entries retention cut out of the log (the log start rose past them). */
   removedSegments: number;
+  /** Cut entries deleted with their objects once their grace period was over. */
+  releasedSegments: number;
   mergedRuns: number;
   deletedObjects: number;
   deletedOrphans: number;
@@ -73,12 +76,10 @@ function clockOf(options: CompactionOptions): () => number {
   return () => Date.now() + offset;
 }
 
-/** Merges run in one transaction of at most 100 items: 2n + 1 for n entries. */
-const MAX_SEGMENTS_PER_MERGE = 49;
-
 /**
  * One visit to one partition, under its lease: delete objects whose grace period is over,
- * apply retention (reading only what it removes plus a page), clean keys, merge the unmerged
+ * release segments retention cut a grace period ago, apply retention (cutting the oldest
+ * entries out of the log; reading only what it cuts plus a page), clean keys, merge the unmerged
  * tail, take one bounded step of the orphan sweep (which also renews lifecycle tags), and
  * book the next visit in the due-time index. Every step is conditional on the state it read
  * and stops at the deadline; the next visit resumes from the cursors saved.
@@ -89,7 +90,7 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
   const hooks = options.hooks ?? {};
   const deadlineMs = options.deadlineMs ?? clock() + settings.visitBudgetMs;
   const pk = partitionPk(topic.topicId, partition);
-  const report: PartitionReport = { topic: topic.name, partition, ran: false, removedSegments: 0, mergedRuns: 0, deletedObjects: 0, deletedOrphans: 0, compactedSegments: 0, retaggedObjects: 0, logStartOffset: 0 };
+  const report: PartitionReport = { topic: topic.name, partition, ran: false, removedSegments: 0, releasedSegments: 0, mergedRuns: 0, deletedObjects: 0, deletedOrphans: 0, compactedSegments: 0, retaggedObjects: 0, logStartOffset: 0 };
   const lease = await acquireLease(storage, pk, clock(), settings.leaseMs);
   if (lease === undefined) return report;
   const graceEnd = () => clock() + settings.deleteGraceMs;
@@ -97,35 +98,34 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
   try {
     report.ran = true;
     let state = await readCompactionState(storage, pk, clock());
-    const initialState = JSON.stringify(state);
+    const initialState = canonical(state);
     const pending = await readPendingDeletes(storage, pk);
     const startedAtMs = clock();
     report.deletedObjects = await deleteDueObjects(storage, pending, clock, hooks);
-    const head = await readPartitionState(storage, topic, partition);
-    const newestLastOffset = head.highWatermark - 1;
 
-    // Retention: the oldest pages only, up to the first entry it keeps.
-    let logStartOffset = head.logStartOffset;
-    let bytes = head.bytes;
-    let retentionDueAtMs = Number.POSITIVE_INFINITY;
-    for await (const page of indexPages(storage, pk, { pageSize: settings.retentionPageSize })) {
-      const plan = planRetention(page, logStartOffset, topic.configs, clock(), { totalBytes: bytes, newestLastOffset });
-      if (plan.remove.length > 0) {
-        await removeOldest(storage, pk, plan.remove, plan.logStartOffset, graceEnd, logStartOffset);
-        await hooks.afterRetentionCommit?.();
-        report.removedSegments += plan.remove.length;
-      }
-      logStartOffset = plan.logStartOffset;
-      bytes = plan.remainingBytes;
-      const firstKept = page[plan.remove.length];
-      if (plan.complete && firstKept !== undefined && firstKept.lastOffset < newestLastOffset) retentionDueAtMs = retentionDue(topic, firstKept);
-      if (plan.complete || outOfTime()) break;
-    }
-    report.logStartOffset = logStartOffset;
+    // Release cut entries whose grace is over: their objects, then the entries (removal.ts).
+    const release = await releaseDue(storage, pk, state.releases ?? [], state.releasedBelowOffset ?? 0, { clock, outOfTime, hooks });
+    report.releasedSegments = release.released;
+    state = withReleases(state, release.marks, release.releasedBelowOffset);
+
+    // Retention: cut the oldest entries out of the log, reading only those plus a page.
+    const retention = await applyRetention(storage, pk, topic.configs, await readRetentionHead(storage, pk), {
+      clock,
+      pageSize: settings.retentionPageSize,
+      outOfTime,
+      ...(hooks.afterRetentionCommit === undefined ? {} : { afterCut: hooks.afterRetentionCommit }),
+    });
+    report.removedSegments = retention.removed;
+    report.logStartOffset = retention.logStartOffset;
+    const logStartOffset = retention.logStartOffset;
+    const newestLastOffset = retention.head.nextOffset - 1;
+    const retentionDueAtMs = retention.nextRemovalAtMs;
+    // The grace counts from now, after the cut committed (or from a later visit, after a crash).
+    state = withReleases(state, markCut(state.releases ?? [], state.releasedBelowOffset ?? 0, retention.head.removedBelowOffset, graceEnd()), state.releasedBelowOffset ?? 0);
 
     if (topic.configs['cleanup.policy'] !== 'delete' && !outOfTime()) {
       // Key compaction decides from every key in the log, so it reads the whole log.
-      report.compactedSegments = await compactKeys(storage, topic, partition, await readIndex(storage, pk), clock(), graceEnd());
+      report.compactedSegments = await compactKeys(storage, topic, partition, await readIndex(storage, pk, logStartOffset), clock(), graceEnd());
     }
 
     // Claim-check blobs whose last referencing record left the log, and orphan blobs (lib/blobs).
@@ -134,7 +134,7 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
     // Merging: only the tail that earlier visits have not settled.
     if (!outOfTime()) {
       const tail: IndexEntryItem[] = [];
-      for await (const page of indexPages(storage, pk, { fromOffset: state.mergeFromOffset })) tail.push(...page);
+      for await (const page of indexPages(storage, pk, { fromOffset: Math.max(state.mergeFromOffset, logStartOffset) })) tail.push(...page);
       const plan = planTailMerges(tail, { ...settings, maxSegmentsPerMerge: MAX_SEGMENTS_PER_MERGE });
       let resumeOffset = plan.resumeOffset;
       for (const run of plan.runs) {
@@ -150,7 +150,7 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
     // After retention.ms grew: every object whose tag is now too short, across the whole log.
     const desiredDays = expiryDaysFor(topic.configs);
     if ((state.taggedDays === undefined || needsRetag(state.taggedDays, desiredDays)) && !outOfTime()) {
-      for await (const page of indexPages(storage, pk)) {
+      for await (const page of indexPages(storage, pk, { fromOffset: logStartOffset })) {
         for (const entry of page) {
           if (!needsRetag(entry.expireDays ?? 0, desiredDays)) continue;
           await retagEntry(storage, entry, desiredDays, hooks);
@@ -174,6 +174,8 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
           for await (const page of indexPages(storage, pk, { consistent: false })) {
             for (const entry of page) {
               seen(entry.objectKey);
+              // A cut entry is still a reference, but its object leaves with it: no new tag.
+              if (entry.lastOffset < logStartOffset) continue;
               const days = safeExpiryDays(entry.expireDays ?? 0, writtenAtMs(entry.objectKey, entry.createdAtMs - 15 * 60_000), releases(entry), horizonMs, settings.retagMarginMs);
               if (days !== undefined) retag.push({ entry, days });
             }
@@ -191,13 +193,13 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
 
     report.unfinished = outOfTime();
     // Queued deletions this visit did not reach, and any it queued (due a grace period from now at the latest).
-    const queuedNow = report.removedSegments + report.mergedRuns + report.compactedSegments > 0 ? [graceEnd()] : [];
-    const waiting = [...pending.filter((p) => p.deleteAfterMs > startedAtMs).map((p) => p.deleteAfterMs), ...queuedNow, blobs?.nextDueAtMs ?? clock()];
+    const queuedNow = report.mergedRuns + report.compactedSegments > 0 ? [graceEnd()] : [];
+    const waiting = [...pending.filter((p) => p.deleteAfterMs > startedAtMs).map((p) => p.deleteAfterMs), ...(state.releases ?? []).map((m) => m.afterMs), ...queuedNow, blobs?.nextDueAtMs ?? clock()];
     // Retention is checked at most every retentionCheckIntervalMs, as Kafka's log.retention.check.interval.ms.
     const retentionCheckMs = Math.max(retentionDueAtMs, clock() + settings.retentionCheckIntervalMs);
     const dueAtMs = report.unfinished || state.sweepAfterKey !== undefined ? clock() : Math.min(state.nextSweepAtMs, retentionCheckMs, ...waiting);
     report.nextDueAtMs = dueAtMs;
-    const unchanged = JSON.stringify(state) === initialState && state.dueSk === dueSk(dueAtMs, topic.topicId, partition);
+    const unchanged = canonical(state) === initialState && state.dueSk === dueSk(dueAtMs, topic.topicId, partition);
     if (!unchanged) await saveCompactionState(storage, state, { topic: topic.name, topicId: topic.topicId, partition }, dueAtMs, hooks.afterDueWritten);
     await stampHead(storage, pk, clock());
   } finally {
@@ -206,11 +208,15 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
   return report;
 }
 
-/** When retention.ms removes `entry` (the oldest kept one), or never. */
-function retentionDue(topic: TopicItem, entry: IndexEntryItem): number {
-  const retentionMs = topic.configs['retention.ms'];
-  const deletes = topic.configs['cleanup.policy'] === 'delete' || topic.configs['cleanup.policy'] === 'compact,delete';
-  return deletes && retentionMs >= 0 ? entry.maxTimestamp + retentionMs + 1 : Number.POSITIVE_INFINITY;
+/** JSON with object keys sorted, so a state read back from DynamoDB compares equal to the one written. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v));
+}
+
+/** The state with these release marks, its fields absent while empty (an unchanged state is not written again). */
+function withReleases(state: CompactionStateItem, releases: ReleaseMark[], releasedBelowOffset: number): CompactionStateItem {
+  const { releases: _marks, releasedBelowOffset: _below, ...rest } = state;
+  return { ...rest, ...(releases.length > 0 ? { releases } : {}), ...(releasedBelowOffset > 0 ? { releasedBelowOffset } : {}) };
 }
 
 /**
@@ -300,7 +306,7 @@ async function visitSafely(storage: Storage, topic: TopicItem, partition: number
     const retryAtMs = options.clock() + settings.retryAfterFailureMs;
     const pk = partitionPk(topic.topicId, partition);
     await saveCompactionState(storage, await readCompactionState(storage, pk, options.clock()), { topic: topic.name, topicId: topic.topicId, partition }, retryAtMs).catch(() => undefined);
-    return { topic: topic.name, partition, ran: true, removedSegments: 0, mergedRuns: 0, deletedObjects: 0, deletedOrphans: 0, compactedSegments: 0, retaggedObjects: 0, logStartOffset: 0, nextDueAtMs: retryAtMs, error: String(error) };
+    return { topic: topic.name, partition, ran: true, removedSegments: 0, releasedSegments: 0, mergedRuns: 0, deletedObjects: 0, deletedOrphans: 0, compactedSegments: 0, retaggedObjects: 0, logStartOffset: 0, nextDueAtMs: retryAtMs, error: String(error) };
   }
 }
 

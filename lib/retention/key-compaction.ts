@@ -120,7 +120,7 @@ export async function compactKeys(storage: Storage, topic: TopicItem, partition:
           TransactItems: [
             { Put: { TableName: storage.env.tableName, Item: cleaned, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } } },
             { Put: { TableName: storage.env.tableName, Item: pendingDelete(entry, deleteAfterMs) } },
-            adjustHead(storage.env.tableName, entry.pk, { bytes: body.length - entry.byteLength }),
+            adjustHead(storage.env.tableName, entry.pk, { bytes: body.length - entry.byteLength, entriesFrom: entry.lastOffset }),
           ],
         }),
       );

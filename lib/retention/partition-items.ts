@@ -1,3 +1,4 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { queryPages } from '../storage/query-pages.ts';
 import type { Storage } from '../storage/clients.ts';
 import { indexSk, type IndexEntryItem } from '../storage/schema.ts';
@@ -53,12 +54,31 @@ export function indexPages(storage: Storage, pk: string, options: { fromOffset?:
 }
 
 /**
- * Every index entry of the partition, in offset order. Only for work that needs the whole
- * log at once (key compaction); everything else reads pages with indexPages.
+ * One consistent page of index entries from `fromOffset` on (up to `limit`, and DynamoDB's
+ * 1 MB), and whether more follow: for readers whose page size changes as they go.
  */
-export async function readIndex(storage: Storage, pk: string): Promise<IndexEntryItem[]> {
+export async function readIndexPage(storage: Storage, pk: string, fromOffset: number, limit: number): Promise<{ entries: IndexEntryItem[]; more: boolean }> {
+  const page = await storage.ddb.send(
+    new QueryCommand({
+      TableName: storage.env.tableName,
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': pk, ':from': indexSk(fromOffset), ':to': INDEX_SK_END },
+      ConsistentRead: true,
+      Limit: limit,
+    }),
+  );
+  return { entries: (page.Items ?? []) as IndexEntryItem[], more: page.LastEvaluatedKey !== undefined };
+}
+
+/**
+ * Every index entry of the partition from `fromOffset` on (the log start, for readers that
+ * resolve entries: below it are cut entries, whose objects may be gone), in offset order.
+ * Only for work that needs the whole log at once (key compaction); everything else reads
+ * pages with indexPages.
+ */
+export async function readIndex(storage: Storage, pk: string, fromOffset = 0): Promise<IndexEntryItem[]> {
   const entries: IndexEntryItem[] = [];
-  for await (const page of indexPages(storage, pk)) entries.push(...page);
+  for await (const page of indexPages(storage, pk, { fromOffset })) entries.push(...page);
   return entries;
 }
 

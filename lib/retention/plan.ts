@@ -57,6 +57,9 @@ export function planRetention(entries: readonly IndexEntryItem[], logStartOffset
   return { remove, logStartOffset: Math.max(logStartOffset, next), remainingBytes: size, complete };
 }
 
+/** Merges run in one transaction of at most 100 items: 2n + 1 for n entries. */
+export const MAX_SEGMENTS_PER_MERGE = 49;
+
 export interface MergeOptions {
   smallSegmentBytes: number;
   mergeTargetBytes: number;

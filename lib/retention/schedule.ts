@@ -15,6 +15,7 @@
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { queryPages } from '../storage/query-pages.ts';
 import type { Storage } from '../storage/clients.ts';
+import type { ReleaseMark } from './removal.ts';
 
 export const DUE_PK = 'DUE';
 const SCHEDULE_PK = 'SCHEDULE';
@@ -51,6 +52,13 @@ export interface CompactionStateItem {
   taggedDays?: number;
   /** Sort key of the partition's DUE item, so the next visit can replace it. */
   dueSk?: string;
+  /**
+   * Cut entries waiting for their grace period (lib/retention/removal.ts): every entry below
+   * a mark's belowOffset is released once its afterMs passes. Ascending in both.
+   */
+  releases?: ReleaseMark[];
+  /** Every entry below this has been released. Never decreases. */
+  releasedBelowOffset?: number;
 }
 
 /** Sort key of a DUE item. */

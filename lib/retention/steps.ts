@@ -3,23 +3,24 @@
  * that a crash between any two leaves a readable log and only garbage that a later run
  * collects:
  *
- *   retention:  index entries out + log start up (one transaction) → objects out after grace
+ *   retention:  log start up, entries cut (one conditional write) → objects, then entries, out after grace (removal.ts)
  *   merge:      new object in → index swap (one transaction) → old objects out after grace
  */
 import { DeleteObjectCommand, PutObjectTaggingCommand } from '@aws-sdk/client-s3';
 import { putSegmentObject } from '../storage/segment-objects.ts';
-import { DeleteCommand, GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { cancellationReasons } from '../storage/conditions.ts';
+import { DeleteCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Storage } from '../storage/clients.ts';
 import { HEAD_SK, type IndexEntryItem, type TopicItem } from '../storage/schema.ts';
 import { readObjectRange } from '../storage/segment-cache.ts';
 import { pendingDelete, type PendingDeleteItem } from './partition-items.ts';
 import { EXPIRY_TAG } from './lifecycle.ts';
+import type { RemovalHooks } from './removal.ts';
 
 /** Crash-injection seams for tests. */
-export interface CompactionHooks {
+export interface CompactionHooks extends RemovalHooks {
   afterMergedObject?: () => Promise<void>;
   afterIndexSwap?: () => Promise<void>;
+  /** After retention's cut commits (the log start raised), before the release is marked. */
   afterRetentionCommit?: () => Promise<void>;
   beforeObjectDeletes?: () => Promise<void>;
   /** Between an object's new lifecycle tag and its entry's record of it. */
@@ -32,10 +33,13 @@ export interface CompactionHooks {
 
 /**
  * The head update a compaction transaction carries: sizes adjusted by deltas (ADD commutes
- * with concurrent appends, so no condition on them is needed), the log start optionally
- * raised, and the head required to exist.
+ * with concurrent appends, so no condition on them is needed), the head required to exist,
+ * and, with `entriesFrom` (the lowest last offset among the entries the transaction
+ * rewrites), those entries required to be still in the log, not cut by retention
+ * (removedBelowOffset, lib/retention/removal.ts): their sizes are counted only there.
+ * Every caller adjusts at least one size.
  */
-export function adjustHead(tableName: string, pk: string, change: { bytes?: number; segments?: number; logStartOffset?: number }) {
+export function adjustHead(tableName: string, pk: string, change: { bytes?: number; segments?: number; entriesFrom?: number }) {
   const names: Record<string, string> = {};
   const values: Record<string, number> = {};
   const adds: string[] = [];
@@ -45,70 +49,21 @@ export function adjustHead(tableName: string, pk: string, change: { bytes?: numb
     values[`:${field}`] = change[field];
     adds.push(`#${field} :${field}`);
   }
-  let update = adds.length > 0 ? `ADD ${adds.join(', ')}` : '';
   let condition = 'attribute_exists(pk)';
-  if (change.logStartOffset !== undefined) {
-    values[':start'] = change.logStartOffset;
-    update = `SET logStartOffset = :start ${update}`;
-    condition += ' AND logStartOffset <= :start';
+  if (change.entriesFrom !== undefined) {
+    values[':entriesFrom'] = change.entriesFrom;
+    condition += ' AND (attribute_not_exists(removedBelowOffset) OR removedBelowOffset <= :entriesFrom)';
   }
   return {
     Update: {
       TableName: tableName,
       Key: { pk, sk: HEAD_SK },
-      UpdateExpression: update.trim(),
+      UpdateExpression: `ADD ${adds.join(', ')}`,
       ConditionExpression: condition,
       ...(Object.keys(names).length > 0 ? { ExpressionAttributeNames: names } : {}),
       ExpressionAttributeValues: values,
     },
   };
-}
-
-/** Entries removed per transaction: a head update plus a delete and a pending-delete per entry. */
-const ENTRIES_PER_TRANSACTION = 49;
-
-/**
- * Removes the oldest entries and raises the log start offset, conditional on each entry
- * still pointing at its object and on the log start not having moved past the value set.
- * Each transaction raises the start to the first offset it leaves, but never below
- * `headLogStartOffset` (DeleteRecords may already have raised it past several chunks); if
- * DeleteRecords raises it meanwhile, the chunk is retried above the new value. Objects are
- * only queued for deletion; readers in flight keep them for the grace period.
- */
-export async function removeOldest(storage: Storage, pk: string, remove: readonly IndexEntryItem[], logStartOffset: number, deleteAfterMs: number | (() => number), headLogStartOffset = 0): Promise<void> {
-  const graceEnd = typeof deleteAfterMs === 'number' ? () => deleteAfterMs : deleteAfterMs;
-  let floor = headLogStartOffset;
-  for (let i = 0; i < remove.length; i += ENTRIES_PER_TRANSACTION) {
-    const chunk = remove.slice(i, i + ENTRIES_PER_TRANSACTION);
-    const last = i + chunk.length === remove.length;
-    const leaves = last ? logStartOffset : (remove[i + chunk.length] as IndexEntryItem).baseOffset;
-    for (let attempt = 0; ; attempt++) {
-      const deleteAt = graceEnd();
-      try {
-        await storage.ddb.send(
-          new TransactWriteCommand({
-            TransactItems: [
-              adjustHead(storage.env.tableName, pk, { logStartOffset: Math.max(floor, leaves), bytes: -chunk.reduce((n, e) => n + e.byteLength, 0), segments: -chunk.length }),
-              ...chunk.map((entry) => ({
-                Delete: { TableName: storage.env.tableName, Key: { pk, sk: entry.sk }, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } },
-              })),
-              ...chunk.map((entry) => ({ Put: { TableName: storage.env.tableName, Item: pendingDelete(entry, deleteAt) } })),
-            ],
-          }),
-        );
-        break;
-      } catch (error) {
-        const headLost = cancellationReasons(error)?.[0]?.Code === 'ConditionalCheckFailed';
-        if (!headLost || attempt >= 3) throw error;
-        floor = Math.max(floor, await readLogStartOffset(storage, pk));
-      }
-    }
-  }
-}
-
-async function readLogStartOffset(storage: Storage, pk: string): Promise<number> {
-  const result = await storage.ddb.send(new GetCommand({ TableName: storage.env.tableName, Key: { pk, sk: HEAD_SK }, ConsistentRead: true, ProjectionExpression: 'logStartOffset' }));
-  return Number(result.Item?.logStartOffset ?? 0);
 }
 
 /**
@@ -143,7 +98,7 @@ export async function mergeRun(storage: Storage, topic: TopicItem, partition: nu
     await storage.ddb.send(
       new TransactWriteCommand({
         TransactItems: [
-          adjustHead(storage.env.tableName, pk, { segments: -(run.length - 1) }),
+          adjustHead(storage.env.tableName, pk, { segments: -(run.length - 1), entriesFrom: first.lastOffset }),
           ...run.slice(0, -1).map((entry) => ({
             Delete: { TableName: storage.env.tableName, Key: { pk, sk: entry.sk }, ConditionExpression: 'objectKey = :key', ExpressionAttributeValues: { ':key': entry.objectKey } },
           })),

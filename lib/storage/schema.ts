@@ -62,10 +62,16 @@ export interface HeadItem {
   nextOffset: number;
   /** First offset still readable. Never decreases; never exceeds nextOffset. */
   logStartOffset: number;
-  /** Bytes of all indexed batches. */
+  /** Bytes of the indexed batches at or above removedBelowOffset. */
   bytes: number;
-  /** Number of index entries. */
+  /** Number of index entries at or above removedBelowOffset. */
   segments: number;
+  /**
+   * Retention has cut every index entry whose last offset is below this out of the log (and
+   * out of bytes and segments); they and their objects are deleted after a grace period
+   * (lib/retention/removal.ts). Never decreases; never exceeds logStartOffset. Absent: 0.
+   */
+  removedBelowOffset?: number;
   /** When the compact function last finished a pass over the partition. */
   lastCompactedAtMs?: number;
 }

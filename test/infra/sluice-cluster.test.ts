@@ -248,7 +248,7 @@ describe('SluiceCluster IAM', () => {
       invokeCompact(s),
     ],
     produce: (s) => [
-      { actions: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], resources: [table(s)] },
+      { actions: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], resources: [table(s)] },
       // Unconditional, like fetch's: a claim tells a blob never uploaded by its 404.
       { actions: ['s3:ListBucket'], resources: [bucket(s)] },
       { actions: ['s3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [`${bucket(s)}/data/*`] },

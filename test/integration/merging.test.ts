@@ -184,8 +184,12 @@ describe('a crash injected at each step', () => {
     const res = await api(stack.url, 'GET', '/v1/topics/crash-retention/partitions/0/records?offset=2');
     expect(res.body.records.map((r: { value: string }) => r.value)).toEqual(['v2']);
     expect(await objectCount('crash-retention')).toBe(3);
-    await compact('crash-retention', { nowMs: 2 * HOUR });
+    // The cut was never marked: the next visit marks it from its own time, the one after its grace releases it.
+    expect((await compact('crash-retention', { nowMs: 2 * HOUR })).releasedSegments).toBe(0);
+    expect(await objectCount('crash-retention')).toBe(3);
+    expect((await compact('crash-retention', { nowMs: 3 * HOUR })).releasedSegments).toBe(2);
     expect(await objectCount('crash-retention')).toBe(1);
+    expect((await entries('crash-retention')).map((e) => e.baseOffset)).toEqual([2]);
   });
 
   it('collects an orphan left by a produce that crashed before its commit, at the first sweep once it is older than the grace period', async () => {

@@ -100,10 +100,15 @@ describe('two-phase removal', () => {
     await produce('graceful', ['new'], 10_000);
     expect(await objectKeys('graceful')).toHaveLength(2);
     await compact('graceful', { nowMs: 5000, settings: { deleteGraceMs: 60_000 } });
-    expect(await entries('graceful')).toHaveLength(1);
+    // Cut out of the log (below its start, out of its size), but entry and object stay for now.
+    expect(await describe0('graceful')).toMatchObject({ logStartOffset: 1, segments: 1 });
+    expect(await entries('graceful')).toHaveLength(2);
     expect(await objectKeys('graceful')).toHaveLength(2);
-    // The grace period counts from the removal's commit, a moment after the run began.
-    await compact('graceful', { nowMs: 66_000, settings: { deleteGraceMs: 60_000 } });
+    expect((await compact('graceful', { nowMs: 60_000, settings: { deleteGraceMs: 60_000 } })).releasedSegments).toBe(0);
+    expect(await objectKeys('graceful')).toHaveLength(2);
+    // The grace period counts from the cut's commit, a moment after the run began.
+    expect((await compact('graceful', { nowMs: 66_000, settings: { deleteGraceMs: 60_000 } })).releasedSegments).toBe(1);
+    expect(await entries('graceful')).toHaveLength(1);
     expect(await objectKeys('graceful')).toHaveLength(1);
     expect((await readAll('graceful', 1)).map((r) => r.value)).toEqual(['new']);
   });
@@ -122,8 +127,10 @@ describe('DeleteRecords', () => {
     const past = await api(stack.url, 'POST', '/v1/topics/trimmed/partitions/0/delete-records', { offset: 9 });
     expect(past).toMatchObject({ status: 416, body: { error: 'OFFSET_OUT_OF_RANGE' } });
     await compact('trimmed');
-    expect((await entries('trimmed')).map((e) => e.baseOffset)).toEqual([4, 6]);
     expect(await describe0('trimmed')).toMatchObject({ logStartOffset: 5, segments: 2 });
+    await compact('trimmed', { nowMs: Date.now() + HOUR });
+    expect((await entries('trimmed')).map((e) => e.baseOffset)).toEqual([4, 6]);
+    expect((await readAll('trimmed', 5)).map((r) => r.value)).toEqual(['v2b', 'v3a', 'v3b']);
   });
 });
 

@@ -29,6 +29,7 @@ describe('topics API', () => {
       'message.timestamp.type': 'CreateTime',
       'delete.retention.ms': '86400000',
       'min.compaction.lag.ms': '0',
+      'sluice.backpressure.max.lag.records': '-1',
     });
   });
 
@@ -82,8 +83,8 @@ describe('topics API', () => {
     const res = await api(stack.url, 'GET', '/v1/topics/described');
     expect(res.status).toBe(200);
     expect(res.body.partitions).toEqual([
-      { partition: 0, logStartOffset: 0, highWatermark: 0, bytes: 0, segments: 0, lastCompactedAt: null },
-      { partition: 1, logStartOffset: 0, highWatermark: 0, bytes: 0, segments: 0, lastCompactedAt: null },
+      { partition: 0, logStartOffset: 0, highWatermark: 0, bytes: 0, segments: 0, lastCompactedAt: null, produceRate: { recordsPerSecond: 0, bytesPerSecond: 0, windowMs: expect.any(Number) } },
+      { partition: 1, logStartOffset: 0, highWatermark: 0, bytes: 0, segments: 0, lastCompactedAt: null, produceRate: { recordsPerSecond: 0, bytesPerSecond: 0, windowMs: expect.any(Number) } },
     ]);
   });
 
