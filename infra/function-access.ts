@@ -117,7 +117,7 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
     objects: ['s3:GetObject'],
   },
   compact: {
-    table: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+    table: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
     bucket: ['s3:ListBucket'],
     listPrefix: DATA_PREFIX,
     objects: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],

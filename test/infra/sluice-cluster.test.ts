@@ -271,7 +271,7 @@ describe('SluiceCluster IAM', () => {
       { actions: ['s3:GetObject'], resources: [`${bucket(s)}/data/*`] },
     ],
     compact: (s) => [
-      { actions: ['dynamodb:BatchGetItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], resources: [table(s)] },
+      { actions: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], resources: [table(s)] },
       { actions: ['s3:ListBucket'], resources: [bucket(s)], condition: { StringLike: { 's3:prefix': ['data/*'] } } },
       { actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [`${bucket(s)}/data/*`] },
       { actions: ['s3:AbortMultipartUpload', 's3:DeleteObject'], resources: [`${bucket(s)}/blobs/*`] },
