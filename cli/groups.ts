@@ -1,6 +1,8 @@
 /**
- * `sluice groups list|describe|reset-offsets`, after kafka-consumer-groups: a lag table per
- * partition for people, `--json` for scripts; a reset is a dry run unless `--execute`.
+ * `sluice groups list|describe|reset-offsets|delete|delete-offsets`, after
+ * kafka-consumer-groups: a lag table per partition for people, `--json` for scripts; a reset
+ * is a dry run unless `--execute`; deletions, like `--delete` and `--delete-offsets`, apply
+ * only to a group with no live member (or none subscribed to the topic).
  */
 import { type Command, InvalidArgumentError } from 'commander';
 import { SluiceError } from '../lib/errors.ts';
@@ -9,6 +11,14 @@ import { timestampOf } from './consume.ts';
 import { clientFor, nonNegativeInteger, writeOut } from './context.ts';
 import { table } from './format.ts';
 import { executeReset, planReset, topicSelection, type ResetTarget, type TopicSelection } from './reset-plan.ts';
+
+function selection(value: string): TopicSelection {
+  try {
+    return topicSelection(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
 
 const dash = (value: number | string | null) => (value === null ? '-' : value);
 
@@ -75,7 +85,7 @@ async function print(json: boolean | undefined, value: unknown, human: () => str
 }
 
 export function groupsCommand(program: Command): void {
-  const groups = program.command('groups').description('list and describe consumer groups (members, lag), and reset their committed offsets');
+  const groups = program.command('groups').description('list and describe consumer groups (members, lag), reset their committed offsets, delete them or their offsets');
 
   groups
     .command('list')
@@ -117,5 +127,27 @@ export function groupsCommand(program: Command): void {
       else process.stderr.write('Dry run: nothing was changed; add --execute to commit these offsets.\n');
       const rows = offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset }));
       await print(options.json, rows, () => table([['TOPIC', 'PARTITION', 'NEW-OFFSET'], ...rows.map((o) => [o.topic, o.partition, o.offset])]));
+    });
+
+  groups
+    .command('delete <group>')
+    .description('delete a group and its committed offsets (only while it has no live member)')
+    .option('--json', 'print JSON')
+    .action(async (name: string, options: { json?: boolean }, command: Command) => {
+      const [result] = await clientFor(command).admin().deleteGroups([name]);
+      if (result?.error !== undefined) throw result.error;
+      await print(options.json, { group: name, deleted: true }, () => `Deleted group ${name}.\n`);
+    });
+
+  groups
+    .command('delete-offsets <group> <topic[:p,...]>')
+    .description("delete a group's committed offsets of a topic, or of some of its partitions (refused while a live member subscribes to the topic)")
+    .option('--json', 'print JSON')
+    .action(async (name: string, selected: string, options: { json?: boolean }, command: Command) => {
+      const { topic, partitions } = selection(selected);
+      const deleted = await clientFor(command).admin().deleteOffsets(name, topic, partitions);
+      await print(options.json, deleted, () =>
+        deleted.partitions.length === 0 ? `Group ${name} had no committed offsets of ${topic}${partitions === undefined ? '' : `:${partitions.join(',')}`}.\n` : table([['TOPIC', 'PARTITION', 'STATUS'], ...deleted.partitions.map((p) => [topic, p, 'deleted'])]),
+      );
     });
 }

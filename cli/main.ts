@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { consumeCommand } from './consume.ts';
 import { DEFAULT_URL, nonNegativeInteger } from './context.ts';
+import { dlqCommand } from './dlq.ts';
 import { formatError } from './format.ts';
 import { groupsCommand } from './groups.ts';
 import { produceCommand } from './produce.ts';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   produceCommand(program);
   consumeCommand(program);
   groupsCommand(program);
+  dlqCommand(program);
   for (const command of program.commands) {
     command.exitOverride();
     for (const sub of command.commands) sub.exitOverride();

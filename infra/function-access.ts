@@ -54,12 +54,16 @@ export interface FunctionAccess {
  *            its transactions hold Put (META, member, registry, offsets), Delete (expired
  *            members) and ConditionCheck (the committing member's epoch and assignment, an
  *            empty group's version) items, the last authorized as ConditionCheckItem;
+ *            UpdateItem (a deletion's hold on META, an offset's re-stamped TTL),
+ *            BatchWriteItem (DeleteGroups removing members and offsets), PutItem (the
+ *            retention marker);
  *            s3:GetObject (byte ranges, when a reset to a timestamp looks the offset up),
  *            and s3:ListBucket for the same reason as fetch: lookupOffset skips an object
  *            retention removed by its 404, which without ListBucket would be a 403 that
  *            fails the reset
- *   compact  Query (index, pending deletes, listTopics), GetItem (getTopic, head),
- *            BatchGetItem (readHeads), PutItem (lease), UpdateItem (head stamp, re-tagged
+ *   compact  Query (index, pending deletes, listTopics, committed offsets for lag),
+ *            GetItem (getTopic, head), BatchGetItem (readHeads), BatchWriteItem (releasing
+ *            cut index entries), PutItem (lease), UpdateItem (head stamp and cut, re-tagged
  *            entry), DeleteItem (lease release, done pending delete); the Update, Delete
  *            and Put items of its transactions need no more than those;
  *            s3:ListBucket for ListObjectsV2 (orphans, dead incarnations), only under
@@ -107,11 +111,13 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
   groups: {
     table: [
       'dynamodb:BatchGetItem',
+      'dynamodb:BatchWriteItem',
       'dynamodb:ConditionCheckItem',
       'dynamodb:DeleteItem',
       'dynamodb:GetItem',
       'dynamodb:PutItem',
       'dynamodb:Query',
+      'dynamodb:UpdateItem',
     ],
     bucket: ['s3:ListBucket'],
     objects: ['s3:GetObject'],

@@ -25,10 +25,11 @@ const CONSUMER_GROUP_OPERATIONS = ['heartbeat', 'commitOffsets', 'fetchOffsets',
  * The group operations an administrator calls. resetOffsets is Kafka's
  * `kafka-consumer-groups --reset-offsets` (Admin API AlterConsumerGroupOffsets): an
  * operator's tool, run while the group is empty, never part of a consumer's poll loop; so
- * it is grantAdmin's alone. With it come the reads the same tool makes (`--list`,
+ * it is grantAdmin's alone, as are DeleteGroups and OffsetDelete (`--delete`,
+ * `--delete-offsets`), for the same reason. With it come the reads the same tool makes (`--list`,
  * `--describe`, the offsets), since whoever resets must first see that the group is empty.
  */
-const ADMIN_GROUP_OPERATIONS = ['resetOffsets', 'listGroups', 'describeGroup', 'fetchOffsets'] as const satisfies readonly OperationOf<'groups'>[];
+const ADMIN_GROUP_OPERATIONS = ['resetOffsets', 'deleteGroup', 'deleteOffsets', 'listGroups', 'describeGroup', 'fetchOffsets'] as const satisfies readonly OperationOf<'groups'>[];
 
 /** Operations a consumer may call besides the fetch function's routes: the metadata it needs, and its group's coordination and offsets. */
 const CONSUMER_OPERATIONS: ReadonlySet<string> = new Set(['health', 'listTopics', 'describeTopic', ...CONSUMER_GROUP_OPERATIONS]);

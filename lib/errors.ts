@@ -30,6 +30,7 @@ export const ERROR_TABLE = {
   FENCED_MEMBER_EPOCH: { status: 409, retriable: false },
   STALE_MEMBER_EPOCH: { status: 409, retriable: false },
   NON_EMPTY_GROUP: { status: 409, retriable: false },
+  GROUP_SUBSCRIBED_TO_TOPIC: { status: 409, retriable: false },
   GROUP_MAX_SIZE_REACHED: { status: 409, retriable: false },
   UNSUPPORTED_ASSIGNOR: { status: 400, retriable: false },
   OUT_OF_ORDER_SEQUENCE_NUMBER: { status: 409, retriable: false },

@@ -4,6 +4,7 @@ import { partitionRequested } from '../../lib/retention/invocation.ts';
 import { log } from '../../lib/observability/logger.ts';
 import { publishMetrics } from '../../lib/observability/metrics.ts';
 import { publishConsumerLag } from '../../lib/observability/consumer-lag.ts';
+import { oldestDueAtMs } from '../../lib/retention/schedule.ts';
 
 /** Time kept back from the Lambda timeout for the last partition in progress. */
 const SAFETY_MARGIN_MS = 2 * 60 * 1000;
@@ -23,11 +24,25 @@ export async function handler(event: unknown, context?: { getRemainingTimeInMill
     worked.flatMap((p) => [
       { name: 'SegmentsRemoved' as const, value: p.removedSegments, topic: p.topic },
       { name: 'OrphansDeleted' as const, value: p.deletedOrphans, topic: p.topic },
+      { name: 'SegmentsMerged' as const, value: p.mergedSegments + p.compactedSegments, topic: p.topic },
+      { name: 'BytesReclaimed' as const, value: p.removedBytes, topic: p.topic },
     ]),
   );
   if (request === undefined) {
-    // Lag is an operator's figure, not compaction's work: a failed reading must not fail the pass.
-    await publishConsumerLag(storage).catch((error: unknown) => log().warn('consumer lag not published', { error }));
+    // Operators' figures, not compaction's work: a failed reading must not fail the pass.
+    await publishPassFigures(storage).catch((error: unknown) => log().warn('pass metrics not published', { error }));
   }
   return { partitions };
+}
+
+/**
+ * Once per scheduled pass: OldestUncompactedSeconds (how long the longest-waiting partition
+ * has been due, 0 when none is; the CompactionBehind alarm reads a missing datum as a stopped
+ * compaction) and ConsumerLagRecords.
+ */
+async function publishPassFigures(storage: ReturnType<typeof sharedStorage>): Promise<void> {
+  const nowMs = Date.now();
+  const oldest = await oldestDueAtMs(storage, nowMs);
+  publishMetrics([{ name: 'OldestUncompactedSeconds', value: oldest === undefined ? 0 : Math.max(0, Math.round((nowMs - oldest) / 1000)) }]);
+  await publishConsumerLag(storage);
 }

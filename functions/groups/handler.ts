@@ -1,7 +1,7 @@
 import { createHandler } from '../../lib/http/handler.ts';
-import { commitOffsetsOp, describeGroupOp, fetchOffsetsOp, heartbeatOp, listGroupsOp, resetOffsetsOp } from '../../lib/http/groups-api.ts';
+import { commitOffsetsOp, deleteGroupOp, deleteOffsetsOp, describeGroupOp, fetchOffsetsOp, heartbeatOp, listGroupsOp, resetOffsetsOp } from '../../lib/http/groups-api.ts';
 
-/** Consumer groups: heartbeats (leases and assignment), committed offsets, listing. */
+/** Consumer groups: heartbeats (leases and assignment), committed offsets, listing, deletion. */
 export const handler = createHandler('groups', {
   listGroups: listGroupsOp,
   describeGroup: describeGroupOp,
@@ -9,4 +9,6 @@ export const handler = createHandler('groups', {
   commitOffsets: commitOffsetsOp,
   fetchOffsets: fetchOffsetsOp,
   resetOffsets: resetOffsetsOp,
+  deleteGroup: deleteGroupOp,
+  deleteOffsets: deleteOffsetsOp,
 });

@@ -1,7 +1,8 @@
 /**
  * Topic administration and offset lookups (Kafka's Admin API): create, list, describe,
  * alter and delete topics, and ListOffsets by timestamp or log end; consumer groups: list,
- * describe (members and lag), committed offsets, and reset (kafka-consumer-groups).
+ * describe (members and lag), committed offsets, reset, and deletion of groups and of their
+ * offsets (kafka-consumer-groups).
  */
 import { SluiceError } from '../errors.ts';
 import { checkConnection } from './connect.ts';
@@ -42,6 +43,18 @@ function checkSpec(spec: OffsetSpec): void {
   if (spec === 'earliest' || spec === 'latest') return;
   if (typeof spec === 'number' && Number.isSafeInteger(spec) && spec >= 0) return;
   throw new SluiceError('INVALID_REQUEST', `An offset spec is a timestamp in ms, 'earliest' or 'latest', got ${JSON.stringify(spec)}`);
+}
+
+/** One group's outcome in deleteGroups: `error` is why it was not deleted. */
+export interface DeleteGroupResult {
+  group: string;
+  error: SluiceError | undefined;
+}
+
+/** The partitions whose committed offsets deleteOffsets removed. */
+export interface DeletedGroupOffsets {
+  topic: string;
+  partitions: number[];
 }
 
 export class Admin {
@@ -153,6 +166,39 @@ export class Admin {
       this.retry,
     );
     return offsets;
+  }
+
+  /**
+   * Kafka's DeleteGroups: removes each group's committed offsets and membership records. A
+   * group is deleted only while it has no live member (NON_EMPTY_GROUP); an unknown one gives
+   * GROUP_ID_NOT_FOUND. Each group's outcome is returned; only a failure to reach the API rejects.
+   */
+  async deleteGroups(groups: readonly string[]): Promise<DeleteGroupResult[]> {
+    return Promise.all(
+      groups.map(async (group) => {
+        try {
+          await this.transport.json<void>({ method: 'DELETE', path: pathOf('v1', 'groups', group) }, this.retry);
+          return { group, error: undefined };
+        } catch (error) {
+          if (error instanceof SluiceError && !error.retriable) return { group, error };
+          throw error;
+        }
+      }),
+    );
+  }
+
+  /**
+   * Kafka's OffsetDelete: removes the group's committed offsets of `topic`, of the given
+   * partitions or all of them. Refused with GROUP_SUBSCRIBED_TO_TOPIC while a live member
+   * subscribes to the topic.
+   */
+  async deleteOffsets(group: string, topic: string, partitions?: readonly number[]): Promise<DeletedGroupOffsets> {
+    const call = async (partition?: number) =>
+      this.transport.json<DeletedGroupOffsets>({ method: 'DELETE', path: pathOf('v1', 'groups', group, 'offsets'), query: { topic, ...(partition === undefined ? {} : { partition: String(partition) }) } }, this.retry);
+    if (partitions === undefined) return call();
+    const deleted: number[] = [];
+    for (const partition of new Set(partitions)) deleted.push(...(await call(partition)).partitions);
+    return { topic, partitions: deleted.sort((a, b) => a - b) };
   }
 
   /**

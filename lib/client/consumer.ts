@@ -27,6 +27,7 @@ import { resolveClaimChecks } from './claim-check-resolve.ts';
 import type { RetryListener, Transport } from './http.ts';
 import type { ResolvedConsumerOptions, ResolvedRetryOptions } from './options.ts';
 import { PausedPartitions, type TopicPartitions } from './paused-partitions.ts';
+import { RecordNotDue } from './retry-hold.ts';
 import { ASSIGN_KEYS, checkOptionKeys, RUN_HINTS, RUN_KEYS, SEEK_KEYS } from './option-keys.ts';
 import { Semaphore } from './semaphore.ts';
 import { DEFAULT_CLOSE_TIMEOUT_MS, settleWithin, type CloseOptions } from './close.ts';
@@ -89,6 +90,8 @@ interface Cursor {
   position: number | undefined;
   start: OffsetSpec;
   paused: boolean;
+  /** Held by a record not due yet (retry-hold.ts): paused until then, whatever `resume` says. */
+  heldUntilMs: number | undefined;
   /** Set when a group revokes the partition: its loop ends. */
   removed: boolean;
   /** Bumped by seek and pause: results fetched for an older generation are dropped. */
@@ -175,7 +178,7 @@ export class Consumer {
   resume(topics: readonly TopicPartitions[]): void {
     this.pausedPartitions.resume(topics, (topic) => [...this.cursors.values()].filter((c) => c.topic === topic).map((c) => c.partition));
     for (const cursor of this.matching(topics)) {
-      cursor.paused = this.pausedPartitions.has(cursor.topic, cursor.partition);
+      cursor.paused = this.pausedPartitions.has(cursor.topic, cursor.partition) || cursor.heldUntilMs !== undefined;
       if (!cursor.paused) cursor.wake?.();
     }
   }
@@ -243,7 +246,7 @@ export class Consumer {
   addPartitions(partitions: readonly ManagedPartition[]): void {
     if (!this.running) return;
     for (const p of partitions) {
-      const cursor: Cursor = { topic: p.topic, partition: p.partition, position: p.position, start: p.start, paused: this.pausedPartitions.has(p.topic, p.partition), removed: false, generation: 0, seeks: 0, controller: new AbortController(), wake: undefined };
+      const cursor: Cursor = { topic: p.topic, partition: p.partition, position: p.position, start: p.start, paused: this.pausedPartitions.has(p.topic, p.partition), heldUntilMs: undefined, removed: false, generation: 0, seeks: 0, controller: new AbortController(), wake: undefined };
       this.cursors.set(key(p.topic, p.partition), cursor);
       this.startLoop(cursor);
     }
@@ -329,7 +332,7 @@ export class Consumer {
         if (position === undefined && start === undefined) {
           throw new SluiceError('OFFSET_OUT_OF_RANGE', `No position for ${assignment.topic}/${partition}: autoOffsetReset is 'none'; seek() or set fromBeginning / fromTimestamp`);
         }
-        cursors.set(k, { topic: assignment.topic, partition, position, start: start ?? 'earliest', paused: this.pausedPartitions.has(assignment.topic, partition), removed: false, generation: 0, seeks: 0, controller: new AbortController(), wake: undefined });
+        cursors.set(k, { topic: assignment.topic, partition, position, start: start ?? 'earliest', paused: this.pausedPartitions.has(assignment.topic, partition), heldUntilMs: undefined, removed: false, generation: 0, seeks: 0, controller: new AbortController(), wake: undefined });
       }
     }
     this.seeks.clear();
@@ -444,7 +447,13 @@ export class Consumer {
       const eachMessage = config.eachMessage as NonNullable<RunConfig['eachMessage']>;
       for (const message of batch.messages) {
         if (!current()) return false;
-        await eachMessage({ topic: batch.topic, partition: batch.partition, message });
+        try {
+          await eachMessage({ topic: batch.topic, partition: batch.partition, message });
+        } catch (error) {
+          if (!(error instanceof RecordNotDue)) throw error;
+          this.hold(cursor, message.offset, error.dueAtMs);
+          return false;
+        }
         // Handled, whatever happened meanwhile: a group commits past it.
         processed(message.offset);
       }
@@ -452,6 +461,26 @@ export class Consumer {
     } finally {
       slots.release();
     }
+  }
+
+  /**
+   * Pauses a partition at a record that is not due yet (retry-hold.ts) and hands that record
+   * out again at `dueAtMs`: it was not handled, so the position stays on it and nothing past it
+   * is reported as processed.
+   */
+  private hold(cursor: Cursor, offset: number, dueAtMs: number): void {
+    cursor.position = offset;
+    cursor.heldUntilMs = dueAtMs;
+    cursor.paused = true;
+    this.interrupt(cursor);
+    const timer = setTimeout(() => {
+      if (cursor.heldUntilMs !== dueAtMs) return;
+      cursor.heldUntilMs = undefined;
+      cursor.paused = this.pausedPartitions.has(cursor.topic, cursor.partition);
+      if (!cursor.paused) cursor.wake?.();
+    }, Math.max(0, dueAtMs - Date.now()));
+    // A stopped consumer's pending hold must not keep the process alive.
+    timer.unref();
   }
 
   private crash(error: unknown): void {

@@ -26,7 +26,10 @@ import { GroupOffsets } from './group-offsets.ts';
 import { fetchCommitted, tpKey, type TpKey } from './group-requests.ts';
 import type { Transport } from './http.ts';
 import { checkOptionKeys, GROUP_RUN_KEYS, RUN_HINTS, SEEK_KEYS, SUBSCRIBE_KEYS } from './option-keys.ts';
-import type { ResolvedGroupConsumerOptions } from './options.ts';
+import { resolveProducerOptions, type ResolvedGroupConsumerOptions } from './options.ts';
+import { Producer } from './producer.ts';
+import { RetryRouter } from './retry-router.ts';
+import type { RetryPolicy } from './retry-topics.ts';
 import type { TopicPartition, TopicPartitionOffset } from './types.ts';
 
 type Callback = (partitions: TopicPartition[]) => Promise<void> | void;
@@ -38,6 +41,8 @@ export interface GroupRunConfig extends RunConfig {
   onPartitionsRevoked?: Callback;
   /** The membership was lost (fenced, or no heartbeat answered for the session timeout): handlers stopped, nothing committed, another member may own them already. @default - onPartitionsRevoked, as Kafka's */
   onPartitionsLost?: Callback;
+  /** Non-blocking retries through `<topic>.retry.<n>` topics, then a dead-letter topic (retry-router.ts); eachMessage only. @default - a handler's error stops the consumer */
+  retry?: RetryPolicy;
 }
 
 type State = 'idle' | 'running' | 'stopping';
@@ -71,10 +76,12 @@ export class GroupConsumer {
   private halted: Promise<unknown> = Promise.resolve();
   /** Aborted by a loss and by stop: an assignment still waiting for its committed offsets gives up. */
   private assigning$ = new AbortController();
+  /** Set while running with `retry`. */
+  private retryRouter: RetryRouter | undefined;
 
   constructor(
     private readonly transport: Transport,
-    admin: Admin,
+    private readonly admin: Admin,
     readonly options: ResolvedGroupConsumerOptions,
   ) {
     this.engine = new Consumer(transport, admin, options);
@@ -111,11 +118,20 @@ export class GroupConsumer {
     checkOptionKeys('consumer.run()', config, GROUP_RUN_KEYS, RUN_HINTS);
     if (this.state !== 'idle') throw new SluiceError('INVALID_REQUEST', 'The consumer is already running');
     if (this.topics.length === 0) throw new SluiceError('INVALID_REQUEST', 'Nothing subscribed: call subscribe({ topics }) before run()');
-    const { onPartitionsAssigned: _a, onPartitionsRevoked: _r, onPartitionsLost: _l, ...handlers } = config;
+    const { onPartitionsAssigned: _a, onPartitionsRevoked: _r, onPartitionsLost: _l, retry, ...handlers } = config;
+    if (retry !== undefined) {
+      const router = await RetryRouter.start(retry, handlers, this.topics, this.admin, () => this.forwardingProducer());
+      // Another run() may have started while the retry topics were being created.
+      if ((this.state as State) !== 'idle') {
+        await router.close();
+        throw new SluiceError('INVALID_REQUEST', 'The consumer is already running');
+      }
+      this.retryRouter = router;
+    } else this.retryRouter = undefined;
     // autoCommitThreshold: also commit once this many records were processed since the last commit.
     let sinceCommit = 0;
     const lastProgress = new Map<TpKey, number>();
-    this.engine.startManaged(handlers, (topic, partition, nextOffset) => {
+    this.engine.startManaged(this.retryRouter?.wrap(handlers) ?? handlers, (topic, partition, nextOffset) => {
       this.offsets.progressed(topic, partition, nextOffset);
       const threshold = this.options.autoCommit ? this.options.autoCommitThreshold : undefined;
       if (threshold === undefined) return;
@@ -135,13 +151,15 @@ export class GroupConsumer {
     this.stopping = undefined;
     const { groupId: group, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs } = this.options;
     const onRetry = this.engine.retryListener();
-    this.coordinator = new GroupCoordinator(this.transport, { group, topics: this.topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, retry: this.options, onRetry }, this.membership());
+    const topics = [...this.topics, ...(this.retryRouter?.retryTopics() ?? [])];
+    this.coordinator = new GroupCoordinator(this.transport, { group, topics, assignor, sessionTimeoutMs, heartbeatIntervalMs, rebalanceTimeoutMs, retry: this.options, onRetry }, this.membership());
     this.state = 'running';
     try {
       await this.coordinator.start();
     } catch (error) {
       this.state = 'idle';
       await this.engine.stop();
+      await this.retryRouter?.close();
       throw error;
     }
     // (Not if stop() was called while joining.)
@@ -261,6 +279,7 @@ export class GroupConsumer {
       this.offsets.fence(this.offsets.partitions());
       this.assigning$.abort();
       await this.engine.stop({ timeoutMs: Math.max(0, deadlineMs - performance.now()) });
+      await this.retryRouter?.close({ timeoutMs: Math.max(0, deadlineMs - performance.now()) });
       this.state = 'idle';
     })();
     return this.stopping;
@@ -339,6 +358,13 @@ export class GroupConsumer {
     if (this.fromBeginning.has(topic)) return { topic, partition, position: undefined, start: 'earliest' };
     if (reset === 'none') throw new SluiceError('OFFSET_OUT_OF_RANGE', `Group ${this.options.groupId} has no committed offset for ${topic}/${partition} and autoOffsetReset is 'none'`);
     return { topic, partition, position: undefined, start: reset };
+  }
+
+  /** The idempotent producer that forwards failed records to the retry and dead-letter topics, with this consumer's retry options. */
+  private forwardingProducer(): Producer {
+    const { retries, retryBackoffMs, retryBackoffMaxMs, requestTimeoutMs } = this.options;
+    const options = resolveProducerOptions({ idempotent: true, retries, retryBackoffMs, retryBackoffMaxMs, requestTimeoutMs }, undefined);
+    return new Producer(this.transport, (topic) => this.admin.describeTopic(topic), options);
   }
 
   private async autoCommit(): Promise<void> {

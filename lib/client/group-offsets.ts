@@ -4,7 +4,10 @@
  *
  * A committed offset is the NEXT offset to consume (Kafka's convention). `processed` moves only
  * past records whose handler returned, so committing it never commits an unprocessed record.
- * Commits go one at a time, so an older offset can never land after a newer one. A commit
+ * Commits go one at a time, and each request carries an increasing `commitSequence`: an
+ * attempt that the transport gave up on but that reaches the server late, after a newer
+ * commit, is refused there (OUT_OF_ORDER_SEQUENCE_NUMBER), so the committed offset never moves
+ * back unless the member commits a lower offset on purpose. A commit
  * answered STALE_MEMBER_EPOCH (the epoch moved on, or a partition was revoked) heartbeats and
  * is sent again if the member still has the partitions; otherwise it rejects.
  */
@@ -40,6 +43,8 @@ export class GroupOffsets {
   /** Last offset committed (or found committed at assignment), per partition held. */
   private readonly committed = new Map<TpKey, number>();
   private commits: Promise<void> = Promise.resolve();
+  /** The last commitSequence sent; only ever grows, so it increases within every member epoch. */
+  private sequence = 0;
   /** Aborted by `fence`: a commit on its retries when the membership is lost is not sent again. */
   private inFlight = new AbortController();
   /** Told each committed chunk of offsets, after the server accepted it. */
@@ -125,7 +130,8 @@ export class GroupOffsets {
         for (let i = 0; i < pending.length; i += MAX_OFFSETS_PER_COMMIT) {
           if (member === undefined || member.memberEpoch <= 0 || signal.aborted) throw new SluiceError('UNKNOWN_MEMBER_ID', `Not a member of group ${this.group} now (joining, or rejoining after a loss); nothing committed`);
           const chunk = pending.slice(i, i + MAX_OFFSETS_PER_COMMIT);
-          await sendCommit(this.transport, this.retry, this.group, { memberId, memberEpoch }, chunk, signal, this.onRetry);
+          this.sequence += 1;
+          await sendCommit(this.transport, this.retry, this.group, { memberId, memberEpoch, commitSequence: this.sequence }, chunk, signal, this.onRetry);
           for (const o of chunk) this.committed.set(tpKey(o.topic, o.partition), o.offset);
           for (const listener of this.committedListeners) listener(chunk);
         }

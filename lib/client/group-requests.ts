@@ -4,7 +4,7 @@
  *
  *   POST /v1/groups/{group}/heartbeat  {memberId, memberEpoch, subscribedTopics?, ownedPartitions?, assignor?, sessionTimeoutMs?, heartbeatIntervalMs?, rebalanceTimeoutMs?}
  *                                      → {memberEpoch, assignment: [{topic, partitions}], heartbeatIntervalMs}
- *   POST /v1/groups/{group}/offsets    {memberId, memberEpoch, offsets: [{topic, partition, offset}]}   (≤ 99 offsets)
+ *   POST /v1/groups/{group}/offsets    {memberId, memberEpoch, commitSequence, offsets: [{topic, partition, offset}]}   (≤ 99 offsets)
  *   GET  /v1/groups/{group}/offsets    → {offsets: [{topic, partition, offset, metadata, committedAt}]}
  */
 import { pathOf, type RetryListener, type Transport } from './http.ts';
@@ -70,7 +70,7 @@ export function sendHeartbeat(transport: Transport, retry: ResolvedRetryOptions,
 }
 
 /** One commit request: at most MAX_OFFSETS_PER_COMMIT offsets; a member's, or standalone while the group is empty. */
-export async function sendCommit(transport: Transport, retry: ResolvedRetryOptions, group: string, member: { memberId: string; memberEpoch: number } | undefined, offsets: readonly TopicPartitionOffset[], signal?: AbortSignal, onRetry?: RetryListener): Promise<void> {
+export async function sendCommit(transport: Transport, retry: ResolvedRetryOptions, group: string, member: { memberId: string; memberEpoch: number; commitSequence?: number } | undefined, offsets: readonly TopicPartitionOffset[], signal?: AbortSignal, onRetry?: RetryListener): Promise<void> {
   const body = { ...member, offsets: offsets.map(({ topic, partition, offset }) => ({ topic, partition, offset })) };
   await transport.json<unknown>({ method: 'POST', path: pathOf('v1', 'groups', group, 'offsets'), headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), ...(signal === undefined ? {} : { signal }) }, retry, onRetry);
 }

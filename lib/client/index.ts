@@ -7,6 +7,8 @@ export { DEFAULT_CLOSE_TIMEOUT_MS, type CloseOptions } from './close.ts';
 export { MAX_RETRY_AFTER_MS } from './http.ts';
 export { Consumer, type RetryEvent, type RunConfig, type TopicAssignment, type TopicPartitions } from './consumer.ts';
 export { GroupConsumer, type GroupRunConfig } from './group-consumer.ts';
+export { type RetryPolicy } from './retry-topics.ts';
+export { RETRY_HEADERS } from './retry-headers.ts';
 export { Admin, type AlterTopicOptions, type CreateTopicOptions } from './admin.ts';
 export { type AuthOptions, type AwsCredentials } from './auth.ts';
 export {

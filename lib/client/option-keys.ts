@@ -108,7 +108,7 @@ export const SUBSCRIBE_KEYS = { topic: true, topics: true, fromBeginning: true }
 export const ASSIGN_KEYS = { topic: true, partitions: true, fromBeginning: true, fromTimestamp: true } as const satisfies OptionKeys<TopicAssignment>;
 
 export const RUN_KEYS = { eachMessage: true, eachBatch: true, eachBatchAutoResolve: true } as const satisfies OptionKeys<RunConfig>;
-export const GROUP_RUN_KEYS = { ...RUN_KEYS, onPartitionsAssigned: true, onPartitionsRevoked: true, onPartitionsLost: true } as const satisfies OptionKeys<GroupRunConfig>;
+export const GROUP_RUN_KEYS = { ...RUN_KEYS, onPartitionsAssigned: true, onPartitionsRevoked: true, onPartitionsLost: true, retry: true } as const satisfies OptionKeys<GroupRunConfig>;
 export const RUN_HINTS: KeyHints = {
   autoCommit: 'an option of sluice.consumer({ groupId, autoCommit })',
   autoCommitInterval: 'an option of sluice.consumer({ groupId, autoCommitIntervalMs })',

@@ -245,3 +245,22 @@ export const BLOBS = {
   /** Blob items one collection step reads at most (a page each of due and new blobs). */
   collectPageSize: 100,
 } as const;
+
+/** Committed-offset retention and group deletion (lib/groups/offset-retention.ts, delete-group.ts). */
+export const OFFSETS = {
+  /** Kafka `offsets.retention.minutes` (7 days): how long an empty group's committed offsets are kept (KIP-211). */
+  retentionMinutes: 10_080,
+  /**
+   * How often a live group's offsets have their expiry pushed forward. Offsets expire between
+   * retention and retention + 2 × this after the group empties: DynamoDB TTL itself deletes
+   * up to a few days late, and Kafka checks only every offsets.retention.check.interval.ms.
+   */
+  refreshIntervalMs: 12 * 60 * 60 * 1000,
+  /** Offsets one heartbeat re-stamps at most (one Query page): a 10,000-partition group takes 100 heartbeats. */
+  refreshPageSize: 100,
+  /**
+   * How long a DeleteGroups holds the group against joins. Longer than the groups function's
+   * 29 s timeout, so a live deletion never loses its hold; a crashed one frees the group after it.
+   */
+  deleteHoldMs: 60_000,
+} as const;

@@ -7,7 +7,10 @@ import type { TopicItem } from '../storage/schema.ts';
 import { queryPages } from '../storage/query-pages.ts';
 import type { Storage } from '../storage/clients.ts';
 import { cancellationReasons, itemDoesNotExist } from '../storage/conditions.ts';
+import { TTL_ATTRIBUTE } from '../storage/provision.ts';
 import { tpKey } from './assignors.ts';
+import { notBeingDeleted } from './delete-hold.ts';
+import { DEFAULT_RETENTION, isExpired, offsetExpiresAt, RETENTION_SK, type RetentionOptions } from './offset-retention.ts';
 import { isLive } from './reconcile.ts';
 import { GROUPS_PK, groupPk, memberSk, META_SK, offsetSk, offsetsPk, registrySk, topicOffsetsPk, type CommittedOffsetItem, type MemberItem } from './schema.ts';
 import { memberFromItem, readGroup } from './store.ts';
@@ -23,7 +26,22 @@ export interface OffsetCommit {
 export interface CommitRequest {
   memberId?: string;
   memberEpoch?: number;
+  /**
+   * The member's own order of its commits (any increasing number within a member epoch).
+   * A commit below the one stored for a partition by the same member and epoch is a late
+   * attempt that a newer commit overtook: it is refused, so the committed offset never moves
+   * back by accident (a deliberate seek-back commit carries a higher sequence and lands).
+   */
+  commitSequence?: number;
   offsets: OffsetCommit[];
+}
+
+/** A committed offset as stored: who wrote it, in which order, and its TTL (offset-retention.ts). */
+export interface StoredOffsetItem extends CommittedOffsetItem {
+  memberId?: string;
+  memberEpoch?: number;
+  commitSequence?: number;
+  [TTL_ATTRIBUTE]?: number;
 }
 
 /**
@@ -50,9 +68,27 @@ async function checkOffsets(storage: Storage, offsets: readonly OffsetCommit[]):
   return topics;
 }
 
-function offsetItem(group: string, topic: TopicItem, o: OffsetCommit, nowMs: number): CommittedOffsetItem {
-  return { pk: offsetsPk(group), sk: offsetSk(topic.topicId, o.partition), topic: o.topic, topicId: topic.topicId, partition: o.partition, offset: o.offset, metadata: o.metadata ?? '', committedAtMs: nowMs };
+function offsetItem(group: string, topic: TopicItem, o: OffsetCommit, nowMs: number, retention: RetentionOptions): StoredOffsetItem {
+  return {
+    pk: offsetsPk(group),
+    sk: offsetSk(topic.topicId, o.partition),
+    topic: o.topic,
+    topicId: topic.topicId,
+    partition: o.partition,
+    offset: o.offset,
+    metadata: o.metadata ?? '',
+    committedAtMs: nowMs,
+    [TTL_ATTRIBUTE]: offsetExpiresAt(nowMs, retention),
+  };
 }
+
+/**
+ * Condition of a sequenced commit's Put: the stored offset is not a newer commit of the same
+ * member and epoch. (A comparison with a missing attribute is false in DynamoDB, so items of
+ * admin commits and resets, which carry no sequence, pass by the first clause.)
+ */
+const notOvertaken = 'attribute_not_exists(commitSequence) OR memberId <> :memberId OR memberEpoch <> :memberEpoch OR commitSequence <= :sequence';
+
 
 /** (topicId, group) pairs this process has already indexed; the index item never changes. */
 const indexed = new Set<string>();
@@ -78,12 +114,13 @@ async function indexTopics(storage: Storage, group: string, topics: readonly Top
  * changes nothing. Without a member, the commit is accepted only while the group has no
  * live members (as in Kafka), conditional on the group's version so a join cannot slip in.
  */
-export async function commitOffsets(storage: Storage, group: string, request: CommitRequest, clock: () => number = Date.now): Promise<void> {
+export async function commitOffsets(storage: Storage, group: string, request: CommitRequest, clock: () => number = Date.now, retention: RetentionOptions = DEFAULT_RETENTION): Promise<void> {
   const topics = await checkOffsets(storage, request.offsets);
   const TableName = storage.env.tableName;
   const nowMs = clock();
-  const puts = request.offsets.map((o, i) => ({ Put: { TableName, Item: offsetItem(group, topics[i] as TopicItem, o, nowMs) } }));
+  const items = request.offsets.map((o, i) => offsetItem(group, topics[i] as TopicItem, o, nowMs, retention));
   if (request.memberId === undefined) {
+    const puts = items.map((Item) => ({ Put: { TableName, Item } }));
     const read = await readGroup(storage, group);
     const live = read.members.filter((m) => isLive(m, nowMs));
     if (live.length > 0) throw new SluiceError('UNKNOWN_MEMBER_ID', `Group ${group} has ${live.length} live member(s); only they may commit (send memberId and memberEpoch)`);
@@ -91,6 +128,15 @@ export async function commitOffsets(storage: Storage, group: string, request: Co
     await writeWhileEmpty(storage, group, read.meta?.version, puts);
     return;
   }
+  const sequence = request.commitSequence;
+  const memberId = request.memberId;
+  const puts = items.map((item) => ({
+    Put: {
+      TableName,
+      Item: { ...item, memberId, memberEpoch: request.memberEpoch, ...(sequence === undefined ? {} : { commitSequence: sequence }) },
+      ...(sequence === undefined ? {} : { ConditionExpression: notOvertaken, ExpressionAttributeValues: { ':memberId': memberId, ':memberEpoch': request.memberEpoch, ':sequence': sequence } }),
+    },
+  }));
   for (let attempt = 0; ; attempt++) {
     const member = await ownerCheck(storage, group, request, clock());
     await indexTopics(storage, group, topics);
@@ -112,8 +158,14 @@ export async function commitOffsets(storage: Storage, group: string, request: Co
       );
       return;
     } catch (error) {
+      const reasons = cancellationReasons(error);
+      const overtaken = (reasons ?? []).flatMap((r, i) => (i > 0 && r.Code === 'ConditionalCheckFailed' ? [request.offsets[i - 1] as OffsetCommit] : []));
+      if (overtaken.length > 0) {
+        const where = overtaken.map((o) => tpKey(o.topic, o.partition)).join(', ');
+        throw new SluiceError('OUT_OF_ORDER_SEQUENCE_NUMBER', `Commit sequence ${sequence} of member ${memberId} at epoch ${request.memberEpoch} is older than the one already committed for ${where}: a late attempt overtaken by a newer commit; nothing was changed`);
+      }
       // The member's item changed between the read and the write (a heartbeat): check again.
-      if (cancellationReasons(error) === undefined || attempt >= 3) throw error;
+      if (reasons === undefined || attempt >= 3) throw error;
     }
   }
 }
@@ -133,7 +185,7 @@ async function ownerCheck(storage: Storage, group: string, request: CommitReques
 }
 
 /** Writes `items` conditional on META being unchanged (no member joined since it was read). */
-async function writeWhileEmpty(storage: Storage, group: string, version: number | undefined, items: Array<{ Put: { TableName: string; Item: CommittedOffsetItem } }>): Promise<void> {
+async function writeWhileEmpty(storage: Storage, group: string, version: number | undefined, items: Array<{ Put: { TableName: string; Item: StoredOffsetItem } }>): Promise<void> {
   const TableName = storage.env.tableName;
   await storage.ddb.send(new PutCommand({ TableName, Item: { pk: GROUPS_PK, sk: registrySk(group), group } }));
   try {
@@ -142,18 +194,18 @@ async function writeWhileEmpty(storage: Storage, group: string, version: number 
         TransactItems: [
           version === undefined
             ? { ConditionCheck: { TableName, Key: { pk: groupPk(group), sk: META_SK }, ConditionExpression: itemDoesNotExist } }
-            : { ConditionCheck: { TableName, Key: { pk: groupPk(group), sk: META_SK }, ConditionExpression: 'version = :v', ExpressionAttributeValues: { ':v': version } } },
+            : { ConditionCheck: { TableName, Key: { pk: groupPk(group), sk: META_SK }, ConditionExpression: `version = :v AND ${notBeingDeleted}`, ExpressionAttributeValues: { ':v': version, ':now': Date.now() } } },
           ...items,
         ],
       }),
     );
   } catch (error) {
     if (cancellationReasons(error) === undefined) throw error;
-    throw new SluiceError('NON_EMPTY_GROUP', `Group ${group} changed (a member joined) while committing; retry`);
+    throw new SluiceError('NON_EMPTY_GROUP', `Group ${group} changed (a member joined, or it is being deleted) while committing; retry`);
   }
 }
 
-async function queryAll(storage: Storage, pk: string, skPrefix?: string): Promise<Array<Record<string, unknown>>> {
+export async function queryAll(storage: Storage, pk: string, skPrefix?: string): Promise<Array<Record<string, unknown>>> {
   const items: Array<Record<string, unknown>> = [];
   const pages = queryPages<Record<string, unknown>>(storage, {
     KeyConditionExpression: skPrefix === undefined ? 'pk = :pk' : 'pk = :pk AND begins_with(sk, :prefix)',
@@ -169,13 +221,15 @@ async function queryAll(storage: Storage, pk: string, skPrefix?: string): Promis
  * current incarnation (a deleted and re-created topic starts with none).
  */
 export async function committedOffsets(storage: Storage, group: string, nowMs = Date.now()): Promise<CommittedOffsetItem[]> {
-  const items = (await queryAll(storage, offsetsPk(group))) as unknown as CommittedOffsetItem[];
+  // Past its TTL an offset is gone (KIP-211), though DynamoDB may remove it days later.
+  const items = ((await queryAll(storage, offsetsPk(group))) as unknown as StoredOffsetItem[]).filter((i) => i.sk !== RETENTION_SK && !isExpired(i, nowMs));
   const current = new Map<string, string | undefined>();
   for (const name of new Set(items.map((i) => i.topic))) current.set(name, (await cachedTopic(storage, name, nowMs))?.topicId);
   return items.filter((i) => i.topicId !== undefined && current.get(i.topic) === i.topicId);
 }
 
-async function deleteKeys(storage: Storage, keys: ReadonlyArray<{ pk: unknown; sk: unknown }>): Promise<void> {
+/** Deletes items by key, 25 per BatchWriteItem, until none is left unprocessed. */
+export async function deleteKeys(storage: Storage, keys: ReadonlyArray<{ pk: unknown; sk: unknown }>): Promise<void> {
   const table = storage.env.tableName;
   for (let i = 0; i < keys.length; i += 25) {
     let requests: Record<string, Array<{ DeleteRequest: { Key: Record<string, unknown> } }>> | undefined = { [table]: keys.slice(i, i + 25).map(({ pk, sk }) => ({ DeleteRequest: { Key: { pk, sk } } })) };
@@ -211,7 +265,7 @@ async function resetOffsetFor(storage: Storage, topic: TopicItem, partition: num
 }
 
 /** Kafka's kafka-consumer-groups --reset-offsets: every partition of `topic`, only while the group is empty. */
-export async function resetOffsets(storage: Storage, group: string, topicName: string, target: ResetTarget, nowMs = Date.now()): Promise<CommittedOffsetItem[]> {
+export async function resetOffsets(storage: Storage, group: string, topicName: string, target: ResetTarget, nowMs = Date.now(), retention: RetentionOptions = DEFAULT_RETENTION): Promise<CommittedOffsetItem[]> {
   const topic = await cachedTopic(storage, topicName);
   if (topic === undefined) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${JSON.stringify(topicName)} does not exist`);
   const read = await readGroup(storage, group);
@@ -220,7 +274,7 @@ export async function resetOffsets(storage: Storage, group: string, topicName: s
   const offsets = await Promise.all(
     Array.from({ length: topic.partitions }, async (_, partition) => {
       const offset = await resetOffsetFor(storage, topic, partition, target);
-      return offsetItem(group, topic, { topic: topicName, partition, offset, metadata: 'reset' }, nowMs);
+      return offsetItem(group, topic, { topic: topicName, partition, offset, metadata: 'reset' }, nowMs, retention);
     }),
   );
   await indexTopics(storage, group, [topic]);

@@ -1,6 +1,7 @@
 import { DeleteCommand, PutCommand, QueryCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import type { Storage } from '../storage/clients.ts';
 import { cancellationReasons, isConditionFailure, itemDoesNotExist } from '../storage/conditions.ts';
+import { notBeingDeleted } from './delete-hold.ts';
 import { decodePartitions, encodePartitions } from './partition-sets.ts';
 import { GROUPS_PK, groupPk, MEMBER_SK_PREFIX, memberSk, META_SK, registrySk, type GroupMeta, type GroupMetaItem, type Member, type MemberItem } from './schema.ts';
 
@@ -120,7 +121,8 @@ export async function writeGroup(storage: Storage, write: GroupWrite): Promise<b
         Put: {
           TableName,
           Item: metaToItem(write.meta),
-          ...(write.readVersion === undefined ? { ConditionExpression: itemDoesNotExist } : { ConditionExpression: 'version = :version', ExpressionAttributeValues: { ':version': write.readVersion } }),
+          // A deletion's hold (delete-hold.ts) makes a join wait until the group is gone.
+          ...(write.readVersion === undefined ? { ConditionExpression: itemDoesNotExist } : { ConditionExpression: `version = :version AND ${notBeingDeleted}`, ExpressionAttributeValues: { ':version': write.readVersion, ':now': Date.now() } }),
         },
       });
       if (write.readVersion === undefined) items.push({ Put: { TableName, Item: { pk: GROUPS_PK, sk: registrySk(write.group), group: write.group } } });

@@ -3,7 +3,10 @@ import { GROUPS } from '../config/defaults.ts';
 import { SluiceError, invalidRequest } from '../errors.ts';
 import { ASSIGNORS, tpKey, type AssignorName } from '../groups/assignors.ts';
 import { describeGroup, listGroups } from '../groups/describe.ts';
+import { deleteGroup } from '../groups/delete-group.ts';
+import { deleteOffsets } from '../groups/delete-offsets.ts';
 import { heartbeat } from '../groups/heartbeat.ts';
+import { keepOffsetsAlive } from '../groups/offset-retention.ts';
 import { commitOffsets, committedOffsets, OFFSETS_PER_COMMIT, resetOffsets, type ResetTarget } from '../groups/offsets.ts';
 import type { Storage } from '../storage/clients.ts';
 import { jsonBody, pathParameter, type HttpRequest } from './request.ts';
@@ -40,9 +43,20 @@ const commitSchema = z
   .strictObject({
     memberId: z.string().min(1).max(255).optional(),
     memberEpoch: z.number().int().min(1).optional(),
+    commitSequence: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
     offsets: z.array(z.strictObject({ topic: topicName, partition: z.number().int().min(0).max(999), offset: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), metadata: z.string().max(4096).optional() })).min(1).max(OFFSETS_PER_COMMIT),
   })
-  .refine((b) => (b.memberId === undefined) === (b.memberEpoch === undefined), { message: 'memberId and memberEpoch go together', path: ['memberEpoch'] });
+  .refine((b) => (b.memberId === undefined) === (b.memberEpoch === undefined), { message: 'memberId and memberEpoch go together', path: ['memberEpoch'] })
+  .refine((b) => b.commitSequence === undefined || b.memberId !== undefined, { message: 'commitSequence orders a member\'s commits; it needs memberId and memberEpoch', path: ['commitSequence'] });
+
+const deleteOffsetsQuery = z.strictObject({
+  topic: topicName,
+  partition: z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,2})$/, 'must be a partition number, 0–999')
+    .transform(Number)
+    .optional(),
+});
 
 const resetSchema = z
   .strictObject({
@@ -79,6 +93,8 @@ export async function heartbeatOp(request: HttpRequest, storage: Storage): Promi
     ...(body.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: body.heartbeatIntervalMs }),
     ...(body.rebalanceTimeoutMs === undefined ? {} : { rebalanceTimeoutMs: body.rebalanceTimeoutMs }),
   });
+  // A live member's heartbeat keeps the group's offsets from expiring (KIP-211).
+  if (result.memberEpoch > 0) await keepOffsetsAlive(storage, group);
   return json(200, result);
 }
 
@@ -89,6 +105,7 @@ export async function commitOffsetsOp(request: HttpRequest, storage: Storage): P
   await commitOffsets(storage, group, {
     offsets: body.offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, ...(o.metadata === undefined ? {} : { metadata: o.metadata }) })),
     ...(body.memberId === undefined ? {} : { memberId: body.memberId, memberEpoch: body.memberEpoch as number }),
+    ...(body.commitSequence === undefined ? {} : { commitSequence: body.commitSequence }),
   });
   return json(200, { committed: body.offsets.length });
 }
@@ -119,4 +136,17 @@ export async function resetOffsetsOp(request: HttpRequest, storage: Storage): Pr
   const target: ResetTarget = body.to !== undefined ? { to: body.to } : body.offset !== undefined ? { offset: body.offset } : { timestamp: body.timestamp as number };
   const items = await resetOffsets(storage, group, body.topic, target);
   return json(200, { offsets: items.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })) });
+}
+
+/** DELETE /v1/groups/{group} (DeleteGroups): only while the group has no live member. */
+export async function deleteGroupOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
+  await deleteGroup(storage, groupOf(request));
+  return { status: 204 };
+}
+
+/** DELETE /v1/groups/{group}/offsets?topic=…&partition=… (OffsetDelete): partition omitted means every partition. */
+export async function deleteOffsetsOp(request: HttpRequest, storage: Storage): Promise<HttpResponse> {
+  const group = groupOf(request);
+  const query = parseWith(deleteOffsetsQuery, { ...request.query });
+  return json(200, await deleteOffsets(storage, group, query.topic, query.partition));
 }

@@ -33,9 +33,11 @@ export const ROUTES = [
   { method: 'GET', path: '/v1/topics/{topic}/blobs/{id}', function: 'fetch', operation: 'getBlob' },
   { method: 'GET', path: '/v1/groups', function: 'groups', operation: 'listGroups' },
   { method: 'GET', path: '/v1/groups/{group}', function: 'groups', operation: 'describeGroup' },
+  { method: 'DELETE', path: '/v1/groups/{group}', function: 'groups', operation: 'deleteGroup' },
   { method: 'POST', path: '/v1/groups/{group}/heartbeat', function: 'groups', operation: 'heartbeat' },
   { method: 'POST', path: '/v1/groups/{group}/offsets', function: 'groups', operation: 'commitOffsets' },
   { method: 'GET', path: '/v1/groups/{group}/offsets', function: 'groups', operation: 'fetchOffsets' },
+  { method: 'DELETE', path: '/v1/groups/{group}/offsets', function: 'groups', operation: 'deleteOffsets' },
   { method: 'POST', path: '/v1/groups/{group}/offsets/reset', function: 'groups', operation: 'resetOffsets' },
 ] as const satisfies readonly RouteSpec[];
 

@@ -8,7 +8,7 @@ import { TOPIC_CONFIG_DEFAULTS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
 import { checkOptionKeys } from '../client/option-keys.ts';
 import type { Logger } from './constants.ts';
-import { KafkaJSNonRetriableError, kafkajsErrors, toKafkaJSError, unsupported } from './errors.ts';
+import { KafkaJSDeleteGroupsError, KafkaJSNonRetriableError, kafkaCodeOf, kafkajsErrors, toKafkaJSError, unsupported, type KafkaJSError } from './errors.ts';
 import { deadGroup, toGroupDescription, type GroupDescription } from './group-description.ts';
 import { nativeRetry, type RetryOptions } from './kafka.ts';
 
@@ -220,8 +220,22 @@ export class Admin {
     }));
   }
 
-  deleteGroups(_groupIds: string[]): Promise<never> {
-    return Promise.reject(unsupported('admin.deleteGroups()', 'this Sluice version has no DeleteGroups route yet; reset the group\'s offsets instead'));
+  /** Deletes empty groups; throws KafkaJSDeleteGroupsError naming each group not deleted (NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND), as kafkajs. */
+  async deleteGroups(groupIds: string[]): Promise<Array<{ groupId: string; errorCode: number }>> {
+    if (!Array.isArray(groupIds) || groupIds.some((g) => typeof g !== 'string')) throw new KafkaJSNonRetriableError(`Invalid groupIds array ${JSON.stringify(groupIds)}`);
+    const results = await kafkajsErrors(() => this.native.deleteGroups(groupIds));
+    const failed = results.flatMap((r) => (r.error === undefined ? [] : [{ groupId: r.group, errorCode: kafkaCodeOf(r.error.code), error: toKafkaJSError(r.error) as KafkaJSError }]));
+    if (failed.length > 0) throw new KafkaJSDeleteGroupsError('Error in DeleteGroups', failed);
+    return results.map((r) => ({ groupId: r.group, errorCode: 0 }));
+  }
+
+  /**
+   * Kafka's OffsetDelete (Admin.deleteConsumerGroupOffsets): removes the group's committed
+   * offsets of a topic, of `partitions` or all of them; GROUP_SUBSCRIBED_TO_TOPIC while a live
+   * member subscribes to it.
+   */
+  async deleteConsumerGroupOffsets(options: { groupId: string; topic: string; partitions?: number[] }): Promise<void> {
+    await kafkajsErrors(() => this.native.deleteOffsets(options.groupId, options.topic, options.partitions));
   }
 
   /** Committed offsets of the group, per topic and every partition ('-1' where none is committed, as Kafka). */

@@ -31,6 +31,7 @@ const KAFKA_CODES: Readonly<Record<ErrorName, number>> = {
   NON_EMPTY_GROUP: 68,
   GROUP_ID_NOT_FOUND: 69,
   GROUP_MAX_SIZE_REACHED: 81,
+  GROUP_SUBSCRIBED_TO_TOPIC: 86,
   UNSUPPORTED_COMPRESSION_TYPE: 76,
   INVALID_RECORD: 87,
   THROTTLING_QUOTA_EXCEEDED: 89,
@@ -123,9 +124,25 @@ export class KafkaJSNumberOfRetriesExceeded extends KafkaJSNonRetriableError {
   }
 }
 
+/** DeleteGroups with some groups not deleted: `groups` says which, and why. */
+export class KafkaJSDeleteGroupsError extends KafkaJSError {
+  readonly groups: Array<{ groupId: string; errorCode: number; error: KafkaJSError }>;
+
+  constructor(e: Error | string, groups: Array<{ groupId: string; errorCode: number; error: KafkaJSError }> = []) {
+    super(e, { retriable: false });
+    this.name = 'KafkaJSDeleteGroupsError';
+    this.groups = groups;
+  }
+}
+
 /** An unsupported kafkajs feature, said so: `${what} is not supported by Sluice: ${why}`. */
 export function unsupported(what: string, why: string): KafkaJSNonRetriableError {
   return new KafkaJSNonRetriableError(`${what} is not supported by Sluice: ${why}`);
+}
+
+/** Kafka's protocol code for a Sluice error name (-1 for Sluice's own HTTP ones). */
+export function kafkaCodeOf(code: ErrorName): number {
+  return KAFKA_CODES[code];
 }
 
 /** The kafkajs error for what the native client threw; TypeErrors (bad options) and kafkajs errors pass as they are. */

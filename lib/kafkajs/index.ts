@@ -24,6 +24,7 @@ export { type GroupDescription, type MemberDescription } from './group-descripti
 export { CompressionTypes, logLevel, Partitioners, PartitionAssigners, type ICustomPartitioner, type LogEntry, type Logger, type logCreator, type PartitionerArgs } from './constants.ts';
 export {
   KafkaJSConnectionError,
+  KafkaJSDeleteGroupsError,
   KafkaJSError,
   KafkaJSNonRetriableError,
   KafkaJSNumberOfRetriesExceeded,

@@ -40,9 +40,13 @@ export interface PartitionReport {
   ran: boolean;
   /** Entries retention cut out of the log (the log start rose past them). */
   removedSegments: number;
+  /** Their stored bytes. */
+  removedBytes: number;
   /** Cut entries deleted with their objects once their grace period was over. */
   releasedSegments: number;
   mergedRuns: number;
+  /** Entries those runs merged. */
+  mergedSegments: number;
   deletedObjects: number;
   deletedOrphans: number;
   /** Entries rewritten by key compaction (cleanup.policy=compact). */
@@ -90,7 +94,7 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
   const hooks = options.hooks ?? {};
   const deadlineMs = options.deadlineMs ?? clock() + settings.visitBudgetMs;
   const pk = partitionPk(topic.topicId, partition);
-  const report: PartitionReport = { topic: topic.name, partition, ran: false, removedSegments: 0, releasedSegments: 0, mergedRuns: 0, deletedObjects: 0, deletedOrphans: 0, compactedSegments: 0, retaggedObjects: 0, logStartOffset: 0 };
+  const report: PartitionReport = { topic: topic.name, partition, ran: false, removedSegments: 0, removedBytes: 0, releasedSegments: 0, mergedRuns: 0, mergedSegments: 0, deletedObjects: 0, deletedOrphans: 0, compactedSegments: 0, retaggedObjects: 0, logStartOffset: 0 };
   const lease = await acquireLease(storage, pk, clock(), settings.leaseMs);
   if (lease === undefined) return report;
   const graceEnd = () => clock() + settings.deleteGraceMs;
@@ -116,6 +120,7 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
       ...(hooks.afterRetentionCommit === undefined ? {} : { afterCut: hooks.afterRetentionCommit }),
     });
     report.removedSegments = retention.removed;
+    report.removedBytes = retention.removedBytes;
     report.logStartOffset = retention.logStartOffset;
     const logStartOffset = retention.logStartOffset;
     const newestLastOffset = retention.head.nextOffset - 1;
@@ -142,7 +147,10 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
           resumeOffset = Math.min(resumeOffset, (run[0] as IndexEntryItem).baseOffset);
           break;
         }
-        if (await mergeRun(storage, topic, partition, pk, run, clock(), graceEnd, hooks)) report.mergedRuns++;
+        if (await mergeRun(storage, topic, partition, pk, run, clock(), graceEnd, hooks)) {
+          report.mergedRuns++;
+          report.mergedSegments += run.length;
+        }
       }
       state = { ...state, mergeFromOffset: Math.max(state.mergeFromOffset, resumeOffset) };
     }
@@ -306,7 +314,7 @@ async function visitSafely(storage: Storage, topic: TopicItem, partition: number
     const retryAtMs = options.clock() + settings.retryAfterFailureMs;
     const pk = partitionPk(topic.topicId, partition);
     await saveCompactionState(storage, await readCompactionState(storage, pk, options.clock()), { topic: topic.name, topicId: topic.topicId, partition }, retryAtMs).catch(() => undefined);
-    return { topic: topic.name, partition, ran: true, removedSegments: 0, releasedSegments: 0, mergedRuns: 0, deletedObjects: 0, deletedOrphans: 0, compactedSegments: 0, retaggedObjects: 0, logStartOffset: 0, nextDueAtMs: retryAtMs, error: String(error) };
+    return { topic: topic.name, partition, ran: true, removedSegments: 0, removedBytes: 0, releasedSegments: 0, mergedRuns: 0, mergedSegments: 0, deletedObjects: 0, deletedOrphans: 0, compactedSegments: 0, retaggedObjects: 0, logStartOffset: 0, nextDueAtMs: retryAtMs, error: String(error) };
   }
 }
 

@@ -108,6 +108,8 @@ async function cutSegments(storage: Storage, pk: string, from: RetentionHead, re
 export interface RetentionOutcome {
   /** Entries cut by this call. */
   removed: number;
+  /** Their stored bytes. */
+  removedBytes: number;
   logStartOffset: number;
   /** The head after the cuts. */
   head: RetentionHead;
@@ -132,10 +134,14 @@ export interface RetentionOptions {
  */
 export async function applyRetention(storage: Storage, pk: string, configs: TopicConfigs, head: RetentionHead, options: RetentionOptions): Promise<RetentionOutcome> {
   let removed = 0;
+  let removedBytes = 0;
   for (let attempt = 0; ; attempt++) {
     try {
-      const outcome = await retentionFrom(storage, pk, configs, head, options, (n) => (removed += n));
-      return { ...outcome, removed };
+      const outcome = await retentionFrom(storage, pk, configs, head, options, (n, bytes) => {
+        removed += n;
+        removedBytes += bytes;
+      });
+      return { ...outcome, removed, removedBytes };
     } catch (error) {
       if (!(error instanceof CutConflict) || attempt >= 3) throw error;
       await sleep(backoffDelayMs(attempt, { baseMs: 20, capMs: 500 }));
@@ -144,7 +150,7 @@ export async function applyRetention(storage: Storage, pk: string, configs: Topi
   }
 }
 
-async function retentionFrom(storage: Storage, pk: string, configs: TopicConfigs, head: RetentionHead, options: RetentionOptions, onCut: (n: number) => void): Promise<Omit<RetentionOutcome, 'removed'>> {
+async function retentionFrom(storage: Storage, pk: string, configs: TopicConfigs, head: RetentionHead, options: RetentionOptions, onCut: (n: number, bytes: number) => void): Promise<Omit<RetentionOutcome, 'removed' | 'removedBytes'>> {
   const newestLastOffset = head.nextOffset - 1;
   let logStartOffset = head.logStartOffset;
   let bytes = head.bytes;
@@ -155,7 +161,7 @@ async function retentionFrom(storage: Storage, pk: string, configs: TopicConfigs
   const commit = async () => {
     if (pending.count === 0 && logStartOffset === cutFrom.logStartOffset) return;
     await cutSegments(storage, pk, cutFrom, pending, logStartOffset);
-    onCut(pending.count);
+    onCut(pending.count, pending.bytes);
     cutFrom = { ...cutFrom, logStartOffset, removedBelowOffset: pending.belowOffset, bytes: cutFrom.bytes - pending.bytes, segments: cutFrom.segments - pending.count };
     pending = { count: 0, bytes: 0, belowOffset: pending.belowOffset };
     await options.afterCut?.();

@@ -125,6 +125,14 @@ export function duePartitions(storage: Storage, nowMs: number, pageSize = 100): 
   });
 }
 
+/** When the longest-waiting partition became due (ms), or undefined when none is due at `nowMs`: one item read. */
+export async function oldestDueAtMs(storage: Storage, nowMs: number): Promise<number | undefined> {
+  for await (const page of duePartitions(storage, nowMs, 1)) {
+    if (page[0] !== undefined) return page[0].dueAtMs;
+  }
+  return undefined;
+}
+
 /** The lifecycle rung each topic's partitions were last scheduled for re-tagging at, by topicId. */
 export async function readTaggedRungs(storage: Storage): Promise<Map<string, number>> {
   const rungs = new Map<string, number>();

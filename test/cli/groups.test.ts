@@ -134,4 +134,23 @@ describe('sluice groups and consume --group', () => {
     expect(two.code).toBe(1);
     expect((await sluice(['groups', 'describe', 'never-seen'])).stderr).toMatch(/^GROUP_ID_NOT_FOUND: /);
   });
+
+  it("deletes a group's offsets of chosen partitions, then the group; a group no longer there exits non-zero", async () => {
+    // Prepare
+    expect((await api(stack.url, 'POST', '/v1/topics', { name: 'gone', partitions: 3 })).status).toBe(201);
+    expect((await api(stack.url, 'POST', '/v1/groups/leavers/offsets', { offsets: [0, 1, 2].map((partition) => ({ topic: 'gone', partition, offset: 1 })) })).status).toBe(200);
+
+    // Act
+    const some = await sluice(['groups', 'delete-offsets', 'leavers', 'gone:0,2']);
+    const group = await sluice(['groups', 'delete', 'leavers']);
+    const again = await sluice(['groups', 'delete', 'leavers']);
+
+    // Assess
+    expect(some).toMatchObject({ code: 0, stdout: 'TOPIC  PARTITION  STATUS\ngone   0          deleted\ngone   2          deleted\n' });
+    // Partition 1's offset, which delete-offsets left, went with the group.
+    expect((await api(stack.url, 'GET', '/v1/groups/leavers/offsets')).body.offsets).toEqual([]);
+    expect(group).toMatchObject({ code: 0, stdout: 'Deleted group leavers.\n' });
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain('GROUP_ID_NOT_FOUND');
+  });
 });

@@ -263,7 +263,7 @@ describe('SluiceCluster IAM', () => {
     ],
     groups: (s) => [
       {
-        actions: ['dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query'],
+        actions: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
         resources: [table(s)],
       },
       // Unconditional, like fetch's: a reset to a timestamp tells a removed object by its 404.
@@ -413,7 +413,7 @@ describe('SluiceCluster grants', () => {
   });
 
   it("grantConsume allows the fetch function's routes, the metadata reads and every group route a consumer needs", () => {
-    const want = arnPaths((r) => r.function === 'fetch' || ['health', 'listTopics', 'describeTopic'].includes(r.operation) || (r.function === 'groups' && r.operation !== 'resetOffsets'));
+    const want = arnPaths((r) => r.function === 'fetch' || ['health', 'listTopics', 'describeTopic'].includes(r.operation) || (r.function === 'groups' && !['resetOffsets', 'deleteGroup', 'deleteOffsets'].includes(r.operation)));
     expect(granted('grantConsume')).toEqual(want);
     expect(want).toEqual(
       expect.arrayContaining([
@@ -431,17 +431,19 @@ describe('SluiceCluster grants', () => {
     expect(want).not.toContain('POST/v1/topics/*/records');
   });
 
-  it("grantAdmin allows every admin route, and resetting a group's offsets with the group reads that go with it", () => {
-    expect(granted('grantAdmin')).toEqual(arnPaths((r) => r.function === 'admin' || ['resetOffsets', 'listGroups', 'describeGroup', 'fetchOffsets'].includes(r.operation)));
-    expect(granted('grantAdmin')).toEqual(expect.arrayContaining(['POST/v1/topics', 'DELETE/v1/topics/*', 'PATCH/v1/topics/*', 'POST/v1/groups/*/offsets/reset', 'GET/v1/groups', 'GET/v1/groups/*']));
+  it("grantAdmin allows every admin route, and resetting or deleting a group's offsets or the group, with the group reads that go with it", () => {
+    expect(granted('grantAdmin')).toEqual(arnPaths((r) => r.function === 'admin' || ['resetOffsets', 'deleteGroup', 'deleteOffsets', 'listGroups', 'describeGroup', 'fetchOffsets'].includes(r.operation)));
+    expect(granted('grantAdmin')).toEqual(
+      expect.arrayContaining(['POST/v1/topics', 'DELETE/v1/topics/*', 'PATCH/v1/topics/*', 'POST/v1/groups/*/offsets/reset', 'DELETE/v1/groups/*', 'DELETE/v1/groups/*/offsets', 'GET/v1/groups', 'GET/v1/groups/*']),
+    );
   });
 
-  it("reserves resetting a group's offsets to grantAdmin: no other grant's ARN pattern matches it, wildcards included", () => {
-    // WHEN a request resets offsets, THEN only grantAdmin's policy admits it.
-    const reset = operation('resetOffsets');
-    expect(allows('grantAdmin', reset)).toBe(true);
-    expect(allows('grantConsume', reset)).toBe(false);
-    expect(allows('grantProduce', reset)).toBe(false);
+  it.each(['resetOffsets', 'deleteGroup', 'deleteOffsets'] as const)("reserves %s to grantAdmin: no other grant's ARN pattern matches it, wildcards included", (name) => {
+    // WHEN a request resets or deletes, THEN only grantAdmin's policy admits it.
+    const call = operation(name);
+    expect(allows('grantAdmin', call)).toBe(true);
+    expect(allows('grantConsume', call)).toBe(false);
+    expect(allows('grantProduce', call)).toBe(false);
   });
 
   it("leaves a group member's heartbeats and commits to grantConsume", () => {

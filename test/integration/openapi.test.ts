@@ -65,6 +65,10 @@ describe('docs/openapi.yaml', () => {
       ['POST', '/v1/topics/{topic}/blobs', '/v1/topics/spec/blobs', { size: 10, sha256: 'A' }],
       ['GET', '/v1/topics/{topic}/blobs/{id}', '/v1/topics/spec/blobs/000000000000001-00000000000000000000000000000000'],
       ['POST', '/v1/topics/{topic}/blobs/{id}/complete', '/v1/topics/spec/blobs/000000000000001-00000000000000000000000000000000/complete', { parts: [{ partNumber: 1, etag: 'x' }] }],
+      ['DELETE', '/v1/groups/{group}/offsets', '/v1/groups/readers/offsets?topic=spec&partition=0'],
+      ['DELETE', '/v1/groups/{group}/offsets', '/v1/groups/nobody/offsets?topic=spec'],
+      ['DELETE', '/v1/groups/{group}', '/v1/groups/readers'],
+      ['DELETE', '/v1/groups/{group}', '/v1/groups/readers'],
       ['DELETE', '/v1/topics/{topic}', '/v1/topics/spec'],
     ];
     const statuses = new Set<number>();

@@ -73,7 +73,7 @@ describe('kafkajs programs on sluice/kafkajs', () => {
     expect(committed.map((c) => [c.partition, c.offset]).sort()).toEqual([[0, 10], [1, 10], [2, 10]]);
   });
 
-  it('admin: topics, configs, offsets and groups as kafkajs shapes them; describeCluster, deleteGroups and transactions say they are not supported', async () => {
+  it('admin: topics, configs, offsets and groups as kafkajs shapes them, deleteGroups included; describeCluster and transactions say they are not supported', async () => {
     // Act
     const r = await adminProgram([stack.url], 'kjs-admin', 'kjs-admin-group');
 
@@ -99,9 +99,11 @@ describe('kafkajs programs on sluice/kafkajs', () => {
     expect(offsetsOf(r.set)).toEqual([['kjs-admin', [[0, '1'], [1, '1'], [2, '1']]]]);
     expect(r.groups.groups).toContainEqual({ groupId: 'kjs-admin-group', protocolType: 'consumer' });
     expect(r.described.groups).toEqual([expect.objectContaining({ groupId: 'kjs-admin-group', state: 'Empty', members: [] })]);
+    expect(r.deletedGroups).toEqual([{ groupId: 'kjs-admin-group', errorCode: 0 }]);
+    expect(r.groupsAfterDelete.groups).not.toContainEqual(expect.objectContaining({ groupId: 'kjs-admin-group' }));
+    expect(r.deleteUnknown).toBe('KafkaJSDeleteGroupsError: kjs-admin-group-never-seen GROUP_ID_NOT_FOUND');
     expect(r.unsupported).toEqual([
       expect.stringMatching(/^KafkaJSNonRetriableError: admin\.describeCluster\(\) is not supported by Sluice: /),
-      expect.stringMatching(/^KafkaJSNonRetriableError: admin\.deleteGroups\(\) is not supported by Sluice: /),
       expect.stringMatching(/^KafkaJSNonRetriableError: transactionalId is not supported by Sluice: /),
     ]);
     expect(r.afterDeleteTopics).not.toContain('kjs-admin');

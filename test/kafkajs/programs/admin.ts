@@ -1,5 +1,5 @@
 // kafkajs's admin client as its docs show it.
-import { ConfigResourceTypes, Kafka } from 'kafkajs';
+import { ConfigResourceTypes, Kafka, type KafkaJSDeleteGroupsError } from 'kafkajs';
 
 export async function adminProgram(brokers: string[], topic: string, groupId: string) {
   const kafka = new Kafka({ clientId: 'admin-app', brokers });
@@ -31,8 +31,17 @@ export async function adminProgram(brokers: string[], topic: string, groupId: st
   const groups = await admin.listGroups();
   const described = await admin.describeGroups([groupId]);
 
+  const deletedGroups = await admin.deleteGroups([groupId]);
+  const groupsAfterDelete = await admin.listGroups();
+  let deleteUnknown = '';
+  try {
+    await admin.deleteGroups([`${groupId}-never-seen`]);
+  } catch (error) {
+    deleteUnknown = `${(error as Error).name}: ${(error as KafkaJSDeleteGroupsError).groups.map((g) => `${g.groupId} ${g.error?.type}`).join(', ')}`;
+  }
+
   const unsupported: string[] = [];
-  for (const call of [() => admin.describeCluster(), () => admin.deleteGroups([groupId]), () => kafka.producer({ transactionalId: 'tx', idempotent: true }).transaction()]) {
+  for (const call of [() => admin.describeCluster(), () => kafka.producer({ transactionalId: 'tx', idempotent: true }).transaction()]) {
     try {
       await call();
     } catch (error) {
@@ -43,5 +52,5 @@ export async function adminProgram(brokers: string[], topic: string, groupId: st
   await admin.deleteTopics({ topics: [topic] });
   const afterDeleteTopics = await admin.listTopics();
   await admin.disconnect();
-  return { created, createdAgain, listed, metadata, offsets, byTime, configs, altered, afterDelete, reset, set, groups, described, unsupported, afterDeleteTopics };
+  return { created, createdAgain, listed, metadata, offsets, byTime, configs, altered, afterDelete, reset, set, groups, described, deletedGroups, groupsAfterDelete, deleteUnknown, unsupported, afterDeleteTopics };
 }
