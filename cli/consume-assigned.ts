@@ -8,7 +8,7 @@
 import type { Command } from 'commander';
 import { SluiceError } from '../lib/errors.ts';
 import type { Admin, ConsumedBatch, TopicAssignment } from '../lib/client/index.ts';
-import { type ConsumeOptions, formatter, includeWatch, pastUntil, resolveTopics, timestampOf } from './consume.ts';
+import { type ConsumeOptions, formatter, includeWatch, pastUntil, resolvesClaimChecks, resolveTopics, timestampOf } from './consume.ts';
 import { clientFor, writeOut } from './context.ts';
 import { consumeBounds, partitionKey } from './consume-bounds.ts';
 import { createProgress } from './progress.ts';
@@ -27,7 +27,7 @@ export async function consumeAssigned(named: readonly string[], options: Consume
   const partitions = await describePartitions(admin, topics, options.partition, true);
 
   const fromBeginning = options.fromBeginning === true || start?.kind === 'earliest';
-  const consumer = sluice.consumer({ autoOffsetReset: fromBeginning ? 'earliest' : 'latest' });
+  const consumer = sluice.consumer({ autoOffsetReset: fromBeginning ? 'earliest' : 'latest', resolveClaimChecks: resolvesClaimChecks(options) });
   const assignments = topics.map((topic): TopicAssignment => ({
     topic,
     partitions: partitions.filter((p) => p.topic === topic).map((p) => p.partition),

@@ -10,7 +10,7 @@
 import type { Command } from 'commander';
 import { SluiceError } from '../lib/errors.ts';
 import type { EachBatchPayload, GroupConsumer } from '../lib/client/index.ts';
-import { type ConsumeOptions, formatter, includeWatch, pastUntil, resolveTopics } from './consume.ts';
+import { type ConsumeOptions, formatter, includeWatch, pastUntil, resolvesClaimChecks, resolveTopics } from './consume.ts';
 import { clientFor, writeOut } from './context.ts';
 import { consumeBounds, partitionKey } from './consume-bounds.ts';
 import { createProgress } from './progress.ts';
@@ -93,7 +93,7 @@ export async function consumeInGroup(named: readonly string[], groupId: string, 
           let found: string[] | undefined;
           if (topics.length + discovered.length === 0) found = await Promise.race([allDone.then(() => undefined), created]);
           else {
-            const member: GroupConsumer = sluice.consumer({ groupId, autoOffsetReset: fromBeginning ? 'earliest' : 'latest' });
+            const member: GroupConsumer = sluice.consumer({ groupId, autoOffsetReset: fromBeginning ? 'earliest' : 'latest', resolveClaimChecks: resolvesClaimChecks(options) });
             consumer = member;
             noteRetries(member);
             if (topics.length > 0) member.subscribe({ topics });

@@ -17,6 +17,7 @@ import { consumeAssigned } from './consume-assigned.ts';
 import { DEFAULT_METADATA_MAX_AGE_MS, IncludeWatch, includePattern } from './consume-include.ts';
 import { consumeInGroup } from './consume-group.ts';
 import { formatStringFormatter, jsonFormatter, textFormatter, type Formatter } from './format.ts';
+import { outputDirFormatter } from './value-files.ts';
 
 export interface ConsumeOptions {
   partition?: number;
@@ -33,6 +34,7 @@ export interface ConsumeOptions {
   formatString?: string;
   group?: string;
   include?: string;
+  outputDir?: string;
   /** With --include and --follow: how often to look for new matching topics. */
   metadataMaxAgeMs: number;
 }
@@ -77,14 +79,21 @@ export function consumeCommand(program: Command): void {
     .option('--key-separator <sep>', 'text: between fields', '\\t')
     .option('-f, --format-string <fmt>', 'kcat-style format: %t %p %o %T %k %s %K %S %h, e.g. "%k=%s\\n"')
     .option('-g, --group <group>', 'consume as a member of this consumer group, from its committed offsets, committing as it goes')
+    .option('--output-dir <dir>', 'write each value to its own file, <dir>/<topic>-<partition>-<offset>, and print the paths')
     .action(async (topics: string[], options: ConsumeOptions, command: Command) => (options.group !== undefined ? consumeInGroup(topics, options.group, options, command) : consumeAssigned(topics, options, command)));
 }
 
 export function formatter(options: ConsumeOptions): Formatter {
+  if (options.outputDir !== undefined) return outputDirFormatter(options.outputDir);
   if (options.formatString !== undefined) return formatStringFormatter(options.formatString);
   if (options.format === 'json') return jsonFormatter();
   if (options.format !== 'text') throw new SluiceError('INVALID_REQUEST', `--format must be text or json, got ${JSON.stringify(options.format)}`);
   return textFormatter({ printKey: options.printKey === true, printHeaders: options.printHeaders === true, separator: unescape(options.keySeparator) });
+}
+
+/** Claim checks are resolved unless `--format json` asks to see records as stored (the reference). */
+export function resolvesClaimChecks(options: ConsumeOptions): boolean {
+  return options.outputDir !== undefined || options.formatString !== undefined || options.format !== 'json';
 }
 
 /** Milliseconds since the epoch, or an ISO-8601 date, as `option` was given. */

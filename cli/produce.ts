@@ -16,9 +16,12 @@ import { RecordSplitter } from './input.ts';
 import { createProgress } from './progress.ts';
 import { INPUT_FORMATS, recordParser, type InputFormat } from './record-parser.ts';
 import { AckTracker } from './ack-tracker.ts';
+import { produceValueFile } from './value-files.ts';
 
 interface ProduceOptions {
   file?: string;
+  valueFile?: string;
+  key?: string;
   keySeparator?: string;
   header?: Array<readonly [string, string]>;
   partition?: number;
@@ -59,7 +62,11 @@ export function produceCommand(program: Command): void {
     .option('--headers-delimiter <sep>', 'between the headers and the rest', '\\t')
     .option('--headers-separator <sep>', 'between two headers', ',')
     .option('--headers-key-separator <sep>', "between a header's key and value", ':')
-    .action(async (topic: string, options: ProduceOptions, command: Command) => produce(topic, options, command));
+    .option('--value-file <path>', 'produce one record whose value is this whole file (a large one is uploaded by claim check)')
+    .option('-k, --key <key>', 'with --value-file: the key of that record')
+    .action(async (topic: string, options: ProduceOptions, command: Command) =>
+      options.valueFile === undefined ? produce(topic, options, command) : produceValueFile(topic, { ...options, valueFile: options.valueFile }, command),
+    );
 }
 
 function parserFor(options: ProduceOptions): (bytes: Buffer, line: number) => Message {
@@ -85,6 +92,8 @@ async function produce(topic: string, options: ProduceOptions, command: Command)
     compression: options.compression,
     lingerMs: options.lingerMs,
     ...(options.batchBytes === undefined ? {} : { batchBytes: options.batchBytes }),
+    // Lines are records, bounded by max.message.bytes as with kafka-console-producer; --value-file takes large values.
+    claimCheck: false,
   });
   const totalBytes = options.file === undefined ? 0 : (await stat(options.file)).size;
   const interrupt = new AbortController();

@@ -8,6 +8,7 @@ import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { FunctionName } from '../lib/http/routes.ts';
 import { DATA_PREFIX } from '../lib/storage/schema.ts';
+import { BLOB_OBJECT_PREFIX } from '../lib/blobs/schema.ts';
 import type { ClusterFunctionName } from './cluster-props.ts';
 
 export interface FunctionAccess {
@@ -23,6 +24,8 @@ export interface FunctionAccess {
   readonly listPrefix?: string;
   /** Actions on objects under `data/`. */
   readonly objects: readonly string[];
+  /** Actions on claim-check blobs, the objects under `blobs/` (lib/blobs). @default - none */
+  readonly blobObjects?: readonly string[];
 }
 
 /**
@@ -72,6 +75,13 @@ export interface FunctionAccess {
  *            to merge); s3:PutObject and s3:PutObjectTagging (the merged object, tagged);
  *            s3:PutObjectTagging (re-tagging after retention.ms grew); s3:DeleteObject
  *            (DeleteObject, DeleteObjects)
+ *
+ * Claim-check blobs (`blobs/`): produce signs the upload URLs it hands out (s3:PutObject,
+ * which also covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload) and
+ * checks an upload with HeadObject (s3:GetObject, plus s3:ListBucket so a missing blob is a
+ * 404, not a 403); fetch signs download URLs (s3:GetObject); compact deletes released and
+ * orphan blobs (s3:DeleteObject, s3:AbortMultipartUpload for an upload never completed);
+ * admin deletes a deleted topic's blobs (DeleteObjects).
  */
 export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAccess>> = {
   admin: {
@@ -87,6 +97,7 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
     ],
     bucket: ['s3:ListBucket'],
     objects: ['s3:DeleteObject'],
+    blobObjects: ['s3:DeleteObject'],
   },
   produce: {
     table: [
@@ -99,13 +110,15 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
       'dynamodb:Query',
       'dynamodb:UpdateItem',
     ],
-    bucket: [],
+    bucket: ['s3:ListBucket'],
     objects: ['s3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'],
+    blobObjects: ['s3:GetObject', 's3:PutObject'],
   },
   fetch: {
     table: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'],
     bucket: ['s3:ListBucket'],
     objects: ['s3:GetObject'],
+    blobObjects: ['s3:GetObject'],
   },
   groups: {
     table: [
@@ -126,6 +139,7 @@ export const FUNCTION_ACCESS: Readonly<Record<ClusterFunctionName, FunctionAcces
     bucket: ['s3:ListBucket'],
     listPrefix: DATA_PREFIX,
     objects: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'],
+    blobObjects: ['s3:AbortMultipartUpload', 's3:DeleteObject'],
   },
 };
 
@@ -153,6 +167,7 @@ export function grantFunctionAccess(grantee: IGrantable, name: ClusterFunctionNa
       ? [new PolicyStatement({ sid: 'Bucket', actions: [...access.bucket], resources: [bucket.bucketArn], ...(listCondition === undefined ? {} : { conditions: listCondition }) })]
       : []),
     new PolicyStatement({ sid: 'DataObjects', actions: [...access.objects], resources: [bucket.arnForObjects(`${DATA_PREFIX}*`)] }),
+    ...((access.blobObjects ?? []).length > 0 ? [new PolicyStatement({ sid: 'BlobObjects', actions: [...(access.blobObjects ?? [])], resources: [bucket.arnForObjects(`${BLOB_OBJECT_PREFIX}*`)] })] : []),
   ];
   for (const statement of statements) grantee.grantPrincipal.addToPrincipalPolicy(statement);
 }

@@ -23,6 +23,7 @@ import { SluiceError } from '../errors.ts';
 import { sleep } from '../retry.ts';
 import type { Admin } from './admin.ts';
 import { fetchPartition, lookupOffset } from './fetcher.ts';
+import { resolveClaimChecks } from './claim-check-resolve.ts';
 import type { RetryListener, Transport } from './http.ts';
 import type { ResolvedConsumerOptions, ResolvedRetryOptions } from './options.ts';
 import { PausedPartitions, type TopicPartitions } from './paused-partitions.ts';
@@ -358,7 +359,9 @@ export class Consumer {
     const { maxBytesPerPartition: maxBytes, maxWaitMs: waitMs } = this.options;
     for (const listener of this.fetchListeners) listener({ topic: cursor.topic, partition: cursor.partition, offset });
     const onRetry = this.retryListener(cursor.topic, cursor.partition);
-    return fetchPartition(this.transport, this.unlimitedRetry, { topic: cursor.topic, partition: cursor.partition, offset, maxBytes, waitMs, signal: cursor.controller.signal, onRetry });
+    const signal = cursor.controller.signal;
+    const fetched = fetchPartition(this.transport, this.unlimitedRetry, { topic: cursor.topic, partition: cursor.partition, offset, maxBytes, waitMs, signal, onRetry });
+    return this.options.resolveClaimChecks ? fetched.then((batch) => resolveClaimChecks(this.transport, this.options, batch, signal)) : fetched;
   }
 
   private async loop(cursor: Cursor, config: RunConfig, slots: Semaphore): Promise<void> {

@@ -12,7 +12,7 @@ import type { AuthOptions } from './auth.ts';
 import type { AlterTopicOptions, CreateTopicOptions } from './admin.ts';
 import type { RunConfig, TopicAssignment } from './consumer.ts';
 import type { GroupRunConfig } from './group-consumer.ts';
-import type { ConsumerOptions, GroupConsumerOptions, ProducerOptions, RetryOptions, SluiceOptions } from './options.ts';
+import type { ClaimCheckOptions, ConsumerOptions, GroupConsumerOptions, ProducerOptions, RetryOptions, SluiceOptions } from './options.ts';
 import type { Message, ProducerRecord } from './types.ts';
 
 /** Every name of `T`, each exactly once: `satisfies OptionKeys<T>` fails to compile if one is missing or extra. */
@@ -55,7 +55,10 @@ export const PRODUCER_KEYS = {
   maxRequestBytes: true,
   metadataMaxAgeMs: true,
   idempotent: true,
+  claimCheck: true,
 } as const satisfies OptionKeys<ProducerOptions>;
+
+export const CLAIM_CHECK_KEYS = { thresholdBytes: true, partSizeBytes: true } as const satisfies OptionKeys<ClaimCheckOptions>;
 
 export const PRODUCER_HINTS: KeyHints = {
   allowAutoTopicCreation: 'Sluice never creates topics on send; create them with admin().createTopic()',
@@ -68,6 +71,7 @@ export const CONSUMER_KEYS = {
   maxWaitMs: true,
   maxBytesPerPartition: true,
   partitionsConsumedConcurrently: true,
+  resolveClaimChecks: true,
 } as const satisfies OptionKeys<ConsumerOptions>;
 
 export const GROUP_CONSUMER_KEYS = {

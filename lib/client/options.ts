@@ -3,11 +3,11 @@
  * defaults where Kafka has one, and the reason where we differ), merged and validated once
  * in a constructor. A bad value fails at once with INVALID_CONFIG, quoting it.
  */
-import { GROUPS, LIMITS, TOPIC_CONFIG_DEFAULTS } from '../config/defaults.ts';
+import { BLOBS, GROUPS, LIMITS, TOPIC_CONFIG_DEFAULTS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
 import type { AuthOptions } from './auth.ts';
 import type { ICustomPartitioner } from './partitioners.ts';
-import { checkOptionKeys, CONSUMER_HINTS, CONSUMER_KEYS, GROUP_CONSUMER_KEYS, PRODUCER_HINTS, PRODUCER_KEYS, RETRY_KEYS } from './option-keys.ts';
+import { checkOptionKeys, CLAIM_CHECK_KEYS, CONSUMER_HINTS, CONSUMER_KEYS, GROUP_CONSUMER_KEYS, PRODUCER_HINTS, PRODUCER_KEYS, RETRY_KEYS } from './option-keys.ts';
 import { COMPRESSIONS, type Compression, type GroupAssignor } from './types.ts';
 
 /** How a client retries a request that failed with a retriable error, a 5xx or a network error. */
@@ -94,6 +94,21 @@ export interface ProducerOptions extends RetryOptions {
    * once (a retry after a lost answer is then no duplicate). @default true - Kafka's enable.idempotence since 3.0
    */
   idempotent?: boolean;
+  /**
+   * Claim check: a value larger than `thresholdBytes` is uploaded to S3 first (through the
+   * API's presigned URLs; in parts, in parallel, above `partSizeBytes`) and the record carries
+   * a reference to it, marked by the `sluice.claim-check` header. `false` sends every value
+   * inline. @default { thresholdBytes: 262144 }
+   */
+  claimCheck?: ClaimCheckOptions | false;
+}
+
+/** The producer's claim-check settings. */
+export interface ClaimCheckOptions {
+  /** Values larger than this are uploaded. @default 262144 - 256 KiB */
+  thresholdBytes?: number;
+  /** Values larger than this are uploaded in parts of this size, in parallel. @default 67108864 - 64 MiB */
+  partSizeBytes?: number;
 }
 
 export type ResolvedProducerOptions = Readonly<Required<Omit<ProducerOptions, 'createPartitioner'>> & { createPartitioner: ICustomPartitioner | undefined }>;
@@ -110,6 +125,7 @@ export const PRODUCER_DEFAULTS = {
   maxRequestBytes: 4 * 1024 * 1024,
   metadataMaxAgeMs: 300_000,
   idempotent: true,
+  claimCheck: { thresholdBytes: BLOBS.thresholdBytes },
 } as const satisfies ResolvedProducerOptions;
 
 /** What to do when the position is outside the log (or, at start, when none was given). */
@@ -131,6 +147,12 @@ export interface ConsumerOptions extends RetryOptions {
   maxBytesPerPartition?: number;
   /** Partitions whose handlers may run at once; each partition's records are always handled in order. @default 1 - as kafkajs */
   partitionsConsumedConcurrently?: number;
+  /**
+   * Claim-check records (`sluice.claim-check` header) are handed over with their value
+   * downloaded and its SHA-256 checked (a mismatch is CORRUPT_MESSAGE); `false` hands over
+   * the reference itself. @default true
+   */
+  resolveClaimChecks?: boolean;
 }
 
 export type ResolvedConsumerOptions = Readonly<Required<ConsumerOptions>>;
@@ -141,6 +163,7 @@ export const CONSUMER_DEFAULTS = {
   maxWaitMs: 5000,
   maxBytesPerPartition: 1_048_576,
   partitionsConsumedConcurrently: 1,
+  resolveClaimChecks: true,
 } as const satisfies ResolvedConsumerOptions;
 
 /** A consumer in a group (Kafka's subscribe mode): the group assigns the partitions. */
@@ -243,6 +266,12 @@ export function resolveProducerOptions(options: ProducerOptions | undefined, ret
   integerIn('maxBlockMs', merged.maxBlockMs, 0);
   if (merged.createPartitioner !== undefined && typeof merged.createPartitioner !== 'function') throw invalid('createPartitioner', merged.createPartitioner, 'a function returning a partitioner (kafkajs ICustomPartitioner)');
   integerIn('metadataMaxAgeMs', merged.metadataMaxAgeMs, 0);
+  if (merged.claimCheck !== false) {
+    if (typeof merged.claimCheck !== 'object' || merged.claimCheck === null) throw invalid('claimCheck', merged.claimCheck, 'false or { thresholdBytes, partSizeBytes }');
+    checkOptionKeys('sluice.producer({ claimCheck })', merged.claimCheck, CLAIM_CHECK_KEYS);
+    if (merged.claimCheck.thresholdBytes !== undefined) integerIn('claimCheck.thresholdBytes', merged.claimCheck.thresholdBytes, 0);
+    if (merged.claimCheck.partSizeBytes !== undefined) integerIn('claimCheck.partSizeBytes', merged.claimCheck.partSizeBytes, BLOBS.minPartBytes);
+  }
   return merged;
 }
 

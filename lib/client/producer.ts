@@ -30,6 +30,7 @@ import type { BatchRecord } from '../codec/record-batch.ts';
 import { LIMITS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
 import { checkConnection } from './connect.ts';
+import { ClaimCheckUploader } from './claim-check.ts';
 import { Accumulator, type BatchLimits, type DrainedRequest } from './accumulator.ts';
 import type { Transport } from './http.ts';
 import { checkMessages, encodedSizeBound, toRecord } from './message.ts';
@@ -100,6 +101,8 @@ export class Producer {
   private timerDeadlineMs = Number.POSITIVE_INFINITY;
   private readonly isMuted = (topic: string, partition: number) => this.muted.has(`${partition}\u0000${topic}`);
   private readonly identity: ProducerIdentity | undefined;
+  /** Uploads values above the claim-check threshold before they enter the buffer (claim-check.ts). */
+  private readonly claimChecks: ClaimCheckUploader | undefined;
   /** Aborted when `disconnect` runs out of time: requests in flight end, the rest fail unsent. */
   private readonly closing = new AbortController();
   private readonly partitioner: PartitionerFunction | undefined;
@@ -116,6 +119,7 @@ export class Producer {
     this.accumulator = new Accumulator(options, () => this.drainSoon());
     this.metadata = new MetadataCache(describe, options.metadataMaxAgeMs);
     this.identity = options.idempotent ? new ProducerIdentity(transport, options) : undefined;
+    this.claimChecks = options.claimCheck === false ? undefined : new ClaimCheckUploader(transport, options, options.claimCheck);
     const create = options.createPartitioner;
     this.partitioner = create === undefined || create === Partitioners.DefaultPartitioner ? undefined : create();
   }
@@ -155,6 +159,10 @@ export class Producer {
    * enter the buffer: do not change them until the promise settles.
    */
   send(record: ProducerRecord): Promise<RecordMetadata[]> {
+    return this.claimChecks === undefined ? this.enqueue(record) : this.claimChecks.send(record, (converted) => this.enqueue(converted));
+  }
+
+  private enqueue(record: ProducerRecord): Promise<RecordMetadata[]> {
     try {
       checkOptionKeys('producer.send()', record, SEND_KEYS, SEND_HINTS);
       if (this.state !== 'open') throw new SluiceError('INVALID_REQUEST', 'The producer is disconnected');
@@ -186,6 +194,7 @@ export class Producer {
 
   /** Sends everything sent before this call without waiting for linger; resolves when it is acknowledged or failed. */
   async flush(): Promise<void> {
+    await this.claimChecks?.idle();
     await this.queue.at(-1)?.appended;
     const pending = [...this.accumulator.queuedBatches(), ...this.inFlightBatches];
     if (pending.length === 0) return;

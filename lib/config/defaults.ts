@@ -253,6 +253,27 @@ export const GROUPS = {
   emptyGroupRetentionMs: 7 * 24 * 60 * 60 * 1000,
 } as const;
 
+/** Claim-check blobs (lib/blobs): values uploaded to S3 that records reference. */
+export const BLOBS = {
+  /** The producer's default `claimCheck.thresholdBytes`: values larger than this are uploaded (256 KiB). */
+  thresholdBytes: 262_144,
+  /** Values larger than this are uploaded in parts, in parallel; also the default part size. */
+  multipartThresholdBytes: 64 * 1024 * 1024,
+  /** S3's smallest part (all but the last), 5 MiB. */
+  minPartBytes: 5 * 1024 * 1024,
+  /** S3's most parts in one upload. */
+  maxParts: 10_000,
+  /** Parts a client uploads at once. */
+  uploadConcurrency: 4,
+  /**
+   * A produce's claim on a blob older than this belongs to a request that died between its
+   * commit and recording its offsets: Lambda's longest run (15 min), plus margin.
+   */
+  staleClaimMs: 20 * 60 * 1000,
+  /** Blob items one collection step reads at most (a page each of due and new blobs). */
+  collectPageSize: 100,
+} as const;
+
 /** Committed-offset retention and group deletion (lib/groups/offset-retention.ts, delete-group.ts). */
 export const OFFSETS = {
   /** Kafka `offsets.retention.minutes` (7 days): how long an empty group's committed offsets are kept (KIP-211). */

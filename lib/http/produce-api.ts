@@ -4,6 +4,7 @@ import { DecodeBudget } from '../codec/decode-budget.ts';
 import { BATCHES_MEDIA_TYPE, decodeFrames } from '../codec/framing.ts';
 import { SluiceError } from '../errors.ts';
 import { appendBatches } from '../log/append.ts';
+import { appendWithClaims } from '../blobs/claims.ts';
 import { checkBackpressure } from '../log/backpressure.ts';
 import { countsOf, recordProduced } from '../log/partition-rates.ts';
 import { bumpProducerEpoch, initProducerId, MAX_PRODUCER_EPOCH } from '../log/producer-ids.ts';
@@ -58,7 +59,7 @@ async function produceJson(request: HttpRequest, storage: Storage, topicName: st
   const topic = await getTopic(storage, topicName);
   const { parts, placements } = await buildBatches(topic, records);
   await checkBackpressure(storage, topic);
-  const appended = await appendBatches(storage, topic, parts);
+  const appended = await appendWithClaims(storage, topic, parts, () => appendBatches(storage, topic, parts));
   await recordProduced(storage, topic, countsOf(parts));
   const byPartition = new Map(appended.map((a) => [a.partition, a]));
   const offsets = placements.map((p) => ({
@@ -74,7 +75,7 @@ async function produceBinary(request: HttpRequest, storage: Storage, topicName: 
   const topic = await getTopic(storage, topicName);
   const { parts, order } = await validateFrames(topic, frames, new DecodeBudget('This request'));
   await checkBackpressure(storage, topic);
-  const appended = await appendBatches(storage, topic, parts);
+  const appended = await appendWithClaims(storage, topic, parts, () => appendBatches(storage, topic, parts));
   await recordProduced(storage, topic, countsOf(parts));
   const byPartition = new Map(appended.map((a) => [a.partition, a]));
   const batches = order.map(({ partition, batch }) => {

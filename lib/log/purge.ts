@@ -1,6 +1,7 @@
 import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Storage } from '../storage/clients.ts';
+import { purgeTopicBlobs } from '../blobs/collect.ts';
 import { partitionPk, partitionPrefix, type TopicItem } from '../storage/schema.ts';
 
 const PURGE_CONCURRENCY = 8;
@@ -15,6 +16,7 @@ export async function purgeTopicData(storage: Storage, topic: TopicItem): Promis
   for (let i = 0; i < partitions.length; i += PURGE_CONCURRENCY) {
     await Promise.all(partitions.slice(i, i + PURGE_CONCURRENCY).map((p) => purgePartition(storage, topic, p)));
   }
+  await purgeTopicBlobs(storage, topic);
 }
 
 async function purgePartition(storage: Storage, topic: TopicItem, partition: number): Promise<void> {

@@ -9,6 +9,7 @@ import { acquireLease } from './lease.ts';
 import { compactKeys } from './key-compaction.ts';
 import { expiryDaysFor, needsRetag, safeExpiryDays, writtenAtMs } from './lifecycle.ts';
 import { deleteDeadIncarnations, sweepOrphans } from './orphans.ts';
+import { collectBlobs } from '../blobs/collect.ts';
 import { indexPages, readIndex, readPendingDeletes } from './partition-items.ts';
 import { applyRetention, markCut, readRetentionHead, releaseDue, type ReleaseMark } from './removal.ts';
 import { MAX_SEGMENTS_PER_MERGE, planTailMerges } from './plan.ts';
@@ -132,6 +133,9 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
       report.compactedSegments = await compactKeys(storage, topic, partition, await readIndex(storage, pk, logStartOffset), clock(), graceEnd());
     }
 
+    // Claim-check blobs whose last referencing record left the log, and orphan blobs (lib/blobs).
+    const blobs = outOfTime() ? undefined : await collectBlobs(storage, topic, partition, logStartOffset, { clock, deleteGraceMs: settings.deleteGraceMs, orphanGraceMs: settings.orphanGraceMs, deadlineMs });
+
     // Merging: only the tail that earlier visits have not settled.
     if (!outOfTime()) {
       const tail: IndexEntryItem[] = [];
@@ -198,7 +202,7 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
     report.unfinished = outOfTime();
     // Queued deletions this visit did not reach, and any it queued (due a grace period from now at the latest).
     const queuedNow = report.mergedRuns + report.compactedSegments > 0 ? [graceEnd()] : [];
-    const waiting = [...pending.filter((p) => p.deleteAfterMs > startedAtMs).map((p) => p.deleteAfterMs), ...(state.releases ?? []).map((m) => m.afterMs), ...queuedNow];
+    const waiting = [...pending.filter((p) => p.deleteAfterMs > startedAtMs).map((p) => p.deleteAfterMs), ...(state.releases ?? []).map((m) => m.afterMs), ...queuedNow, blobs?.nextDueAtMs ?? clock()];
     // Retention is checked at most every retentionCheckIntervalMs, as Kafka's log.retention.check.interval.ms.
     const retentionCheckMs = Math.max(retentionDueAtMs, clock() + settings.retentionCheckIntervalMs);
     const dueAtMs = report.unfinished || state.sweepAfterKey !== undefined ? clock() : Math.min(state.nextSweepAtMs, retentionCheckMs, ...waiting);

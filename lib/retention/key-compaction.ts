@@ -20,6 +20,7 @@ import type { IndexEntryItem, TopicItem } from '../storage/schema.ts';
 import { adjustHead } from './steps.ts';
 import { readObjectRange } from '../storage/segment-cache.ts';
 import { pendingDelete } from './partition-items.ts';
+import { releaseDropped } from '../blobs/collect.ts';
 
 interface LoadedBatch {
   bytes: Buffer;
@@ -124,6 +125,7 @@ export async function compactKeys(storage: Storage, topic: TopicItem, partition:
         }),
       );
       rewritten++;
+      await releaseDropped(storage, topic, partition, batches.flatMap((b) => b.records.filter((r) => !keep(r))), deleteAfterMs);
     } catch (error) {
       if ((error as { name?: string }).name !== 'TransactionCanceledException') throw error;
       // Retention or a merge got there first; the new object is an orphan the sweep collects.

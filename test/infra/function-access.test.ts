@@ -31,6 +31,13 @@ const COMMAND_ACTIONS: Record<string, readonly string[]> = {
   DeleteObjectCommand: ['s3:DeleteObject'],
   // Multi-object delete is authorized as s3:DeleteObject on each key.
   DeleteObjectsCommand: ['s3:DeleteObject'],
+  // HEAD is authorized as GET.
+  HeadObjectCommand: ['s3:GetObject'],
+  // The multipart calls are authorized as the PutObject they make up.
+  CreateMultipartUploadCommand: ['s3:PutObject'],
+  UploadPartCommand: ['s3:PutObject'],
+  CompleteMultipartUploadCommand: ['s3:PutObject'],
+  AbortMultipartUploadCommand: ['s3:AbortMultipartUpload'],
 };
 
 /**
@@ -54,6 +61,8 @@ const EXTRA_GRANTS: Partial<Record<ClusterFunctionName, readonly string[]>> = {
   fetch: ['s3:ListBucket'],
   // The same: a reset to a timestamp runs fetch's lookupOffset, which skips a removed object by its 404.
   groups: ['s3:ListBucket'],
+  // The same: a claim checks a blob's upload with HeadObject, and a missing one must be a 404.
+  produce: ['s3:ListBucket'],
 };
 
 /** The argument text of the call whose `(` is at `open`, up to the matching `)`; string literals are skipped. */
@@ -123,7 +132,7 @@ describe('FUNCTION_ACCESS', () => {
   it.each(CLUSTER_FUNCTION_NAMES)('grants the %s function exactly what its calls need', (name) => {
     const needed = new Set([...calls[name].filter((c) => !COMPACTION_COMMANDS.has(c.command)).flatMap((c) => callActions(c, bundles[name])), ...(EXTRA_GRANTS[name] ?? [])]);
     const access = FUNCTION_ACCESS[name];
-    const granted = new Set([...access.table, ...access.bucket, ...access.objects]);
+    const granted = new Set([...access.table, ...access.bucket, ...access.objects, ...(access.blobObjects ?? [])]);
     expect([...granted].sort()).toEqual([...needed].sort());
   });
 

@@ -244,6 +244,7 @@ describe('SluiceCluster IAM', () => {
       },
       { actions: ['s3:ListBucket'], resources: [bucket(s)] },
       { actions: ['s3:DeleteObject'], resources: [`${bucket(s)}/data/*`] },
+      { actions: ['s3:DeleteObject'], resources: [`${bucket(s)}/blobs/*`] },
       invokeCompact(s),
     ],
     produce: (s) => [
@@ -251,13 +252,17 @@ describe('SluiceCluster IAM', () => {
         actions: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
         resources: [table(s)],
       },
+      // Unconditional, like fetch's: a claim tells a blob never uploaded by its 404.
+      { actions: ['s3:ListBucket'], resources: [bucket(s)] },
       { actions: ['s3:DeleteObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [`${bucket(s)}/data/*`] },
+      { actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucket(s)}/blobs/*`] },
       invokeCompact(s),
     ],
     fetch: (s) => [
       { actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:Query'], resources: [table(s)] },
       { actions: ['s3:ListBucket'], resources: [bucket(s)] },
       { actions: ['s3:GetObject'], resources: [`${bucket(s)}/data/*`] },
+      { actions: ['s3:GetObject'], resources: [`${bucket(s)}/blobs/*`] },
     ],
     groups: (s) => [
       {
@@ -272,10 +277,11 @@ describe('SluiceCluster IAM', () => {
       { actions: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem'], resources: [table(s)] },
       { actions: ['s3:ListBucket'], resources: [bucket(s)], condition: { StringLike: { 's3:prefix': ['data/*'] } } },
       { actions: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject', 's3:PutObjectTagging'], resources: [`${bucket(s)}/data/*`] },
+      { actions: ['s3:AbortMultipartUpload', 's3:DeleteObject'], resources: [`${bucket(s)}/blobs/*`] },
     ],
   };
 
-  it.each(CLUSTER_FUNCTION_NAMES)('gives %s exactly the actions its code calls, on the table, the bucket, data/* and the compact function', (name) => {
+  it.each(CLUSTER_FUNCTION_NAMES)('gives %s exactly the actions its code calls, on the table, the bucket, data/*, blobs/* and the compact function', (name) => {
     const roleId = functionRoleId(base, name);
     const logs = `\${${logicalId(base.stack, base.stack.cluster.node.findChild(`${name.charAt(0).toUpperCase()}${name.slice(1)}Logs`))}.Arn}`;
     expect(roleStatements(base, roleId)).toEqual(
