@@ -7,6 +7,7 @@ import { reconcile, type HeartbeatRequest, type HeartbeatResponse } from './reco
 import { maySteady, steadyHeartbeat } from './steady.ts';
 import { readGroup, readMetaAndMember, writeGroup } from './store.ts';
 import { groupTopics } from './topic-partitions.ts';
+import { tally } from '../observability/metrics.ts';
 
 /** Partitions as the API carries them: `[{topic, partitions: [n, …]}]`. */
 export type TopicPartitions = Array<{ topic: string; partitions: number[] }>;
@@ -72,6 +73,7 @@ export async function heartbeat(storage: Storage, group: string, request: Heartb
       others: outcome.others,
     });
     if (written) {
+      if (outcome.meta !== undefined && outcome.meta.groupEpoch > (read.meta?.groupEpoch ?? 0)) tally('Rebalances', { group });
       const answer = outcome.response;
       if ('error' in answer) throw new SluiceError(answer.error, answer.message);
       return result(answer);

@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalStack } from '../../local/stack.ts';
 import { readConsumerLags } from '../../lib/observability/consumer-lag.ts';
+import { drainTallied, tally } from '../../lib/observability/metrics.ts';
+import { heartbeat } from '../../lib/groups/heartbeat.ts';
+import { tpKey } from '../../lib/groups/assignors.ts';
 import { api, startTestStack } from '../support/stack.ts';
 
 let stack: LocalStack;
@@ -32,5 +35,31 @@ describe('ConsumerLagRecords (the scheduled pass)', () => {
       { group: 'current', topic: 'lagged', lagRecords: 0 },
       { group: 'slow', topic: 'lagged', lagRecords: 8 },
     ]);
+  });
+});
+
+describe('Rebalances', () => {
+  it("counts a heartbeat that raised the group epoch (a join), not a steady one, under the group's name", async () => {
+    await ok('POST', '/v1/topics', { name: 'rebalanced', partitions: 2 });
+    drainTallied();
+    const joined = await heartbeat(stack.storage, 'reb', { memberId: 'a', memberEpoch: 0, subscribedTopics: ['rebalanced'] });
+    expect(drainTallied()).toEqual([{ name: 'Rebalances', value: 1, group: 'reb' }]);
+    const owned = joined.assignment.flatMap(({ topic, partitions }) => partitions.map((partition) => tpKey(topic, partition)));
+    await heartbeat(stack.storage, 'reb', { memberId: 'a', memberEpoch: joined.memberEpoch, ownedPartitions: owned });
+    expect(drainTallied()).toEqual([]);
+    await heartbeat(stack.storage, 'reb', { memberId: 'b', memberEpoch: 0, subscribedTopics: ['rebalanced'] });
+    expect(drainTallied()).toEqual([{ name: 'Rebalances', value: 1, group: 'reb' }]);
+  });
+
+  it('sums tallied events per name and dimensions until drained', () => {
+    drainTallied();
+    tally('AppendConflicts', { topic: 't' });
+    tally('AppendConflicts', { topic: 't' }, 2);
+    tally('AppendConflicts', { topic: 'u' });
+    expect(drainTallied()).toEqual([
+      { name: 'AppendConflicts', value: 3, topic: 't' },
+      { name: 'AppendConflicts', value: 1, topic: 'u' },
+    ]);
+    expect(drainTallied()).toEqual([]);
   });
 });
