@@ -10,7 +10,7 @@ import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BLOBS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
 import type { Storage } from '../storage/clients.ts';
-import type { TopicItem } from '../storage/schema.ts';
+import { TOPICS_PK, topicSk, type TopicItem } from '../storage/schema.ts';
 import { presignGet, presignPut, presignUploadPart, PRESIGNED_URL_TTL_SECONDS } from './presign.ts';
 import { blobObjectKey, blobsPk, blobSk, type BlobItem } from './schema.ts';
 
@@ -52,6 +52,7 @@ export async function registerBlob(storage: Storage, topic: TopicItem, input: { 
     uploadId = created.UploadId as string;
   }
   const item: BlobItem = { pk: blobsPk(topic.topicId), sk: blobSk(id), blobId: id, objectKey, size: input.size, sha256: input.sha256, createdAtMs: nowMs, ...(uploadId === undefined ? {} : { uploadId, partSizeBytes }) };
+  await markTopicHasBlobs(storage, topic);
   await storage.ddb.send(new PutCommand({ TableName: storage.env.tableName, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
   const upload: BlobUpload =
     uploadId === undefined
@@ -64,6 +65,33 @@ export async function registerBlob(storage: Storage, topic: TopicItem, input: { 
           ),
         };
   return { id, key: objectKey, size: input.size, sha256: input.sha256, expiresInSeconds: PRESIGNED_URL_TTL_SECONDS, upload };
+}
+
+/** Incarnations this instance has marked: the flag is set once and never cleared. */
+const marked = new Set<string>();
+
+/**
+ * Flags the topic item before its first blob exists, so that compaction visits of topics that
+ * never used claim-check skip the blob queries (most topics: a visit with nothing due stays a
+ * few requests). The write is conditional on the incarnation, so a re-created topic starts unflagged.
+ */
+async function markTopicHasBlobs(storage: Storage, topic: TopicItem): Promise<void> {
+  if (topic.hasBlobs === true || marked.has(topic.topicId)) return;
+  try {
+    await storage.ddb.send(
+      new UpdateCommand({
+        TableName: storage.env.tableName,
+        Key: { pk: TOPICS_PK, sk: topicSk(topic.name) },
+        UpdateExpression: 'SET hasBlobs = :true',
+        ConditionExpression: 'topicId = :topicId',
+        ExpressionAttributeValues: { ':true': true, ':topicId': topic.topicId },
+      }),
+    );
+  } catch (error) {
+    if ((error as { name?: string }).name === 'ConditionalCheckFailedException') throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `Topic ${JSON.stringify(topic.name)} was deleted`);
+    throw error;
+  }
+  marked.add(topic.topicId);
 }
 
 /** The blob item, or NOT_FOUND naming the blob (never uploaded here, or collected). */

@@ -134,7 +134,7 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
     }
 
     // Claim-check blobs whose last referencing record left the log, and orphan blobs (lib/blobs).
-    const blobs = outOfTime() ? undefined : await collectBlobs(storage, topic, partition, logStartOffset, { clock, deleteGraceMs: settings.deleteGraceMs, orphanGraceMs: settings.orphanGraceMs, deadlineMs });
+    const blobs = outOfTime() || topic.hasBlobs !== true ? undefined : await collectBlobs(storage, topic, partition, logStartOffset, { clock, deleteGraceMs: settings.deleteGraceMs, orphanGraceMs: settings.orphanGraceMs, deadlineMs });
 
     // Merging: only the tail that earlier visits have not settled.
     if (!outOfTime()) {
@@ -202,7 +202,7 @@ export async function compactPartition(storage: Storage, topic: TopicItem, parti
     report.unfinished = outOfTime();
     // Queued deletions this visit did not reach, and any it queued (due a grace period from now at the latest).
     const queuedNow = report.mergedRuns + report.compactedSegments > 0 ? [graceEnd()] : [];
-    const waiting = [...pending.filter((p) => p.deleteAfterMs > startedAtMs).map((p) => p.deleteAfterMs), ...(state.releases ?? []).map((m) => m.afterMs), ...queuedNow, blobs?.nextDueAtMs ?? clock()];
+    const waiting = [...pending.filter((p) => p.deleteAfterMs > startedAtMs).map((p) => p.deleteAfterMs), ...(state.releases ?? []).map((m) => m.afterMs), ...queuedNow, ...(blobs === undefined ? [] : [blobs.nextDueAtMs])];
     // Retention is checked at most every retentionCheckIntervalMs, as Kafka's log.retention.check.interval.ms.
     const retentionCheckMs = Math.max(retentionDueAtMs, clock() + settings.retentionCheckIntervalMs);
     const dueAtMs = report.unfinished || state.sweepAfterKey !== undefined ? clock() : Math.min(state.nextSweepAtMs, retentionCheckMs, ...waiting);

@@ -52,6 +52,8 @@ export interface TopicItem {
   partitions: number;
   configs: TopicConfigs;
   createdAtMs: number;
+  /** Set when the topic's first claim-check blob is registered; until then compaction has no blob work to look for. */
+  hasBlobs?: true;
 }
 
 /** A partition's head. Absent until the first append; absence reads as an empty log. */
