@@ -7,6 +7,7 @@ import type { Admin as NativeAdmin, Sluice } from '../client/index.ts';
 import { TOPIC_CONFIG_DEFAULTS } from '../config/defaults.ts';
 import { SluiceError } from '../errors.ts';
 import { checkOptionKeys } from '../client/option-keys.ts';
+import type { PartitionMetadata as PartitionerPartition } from '../client/partitioners.ts';
 import type { Logger } from './constants.ts';
 import { KafkaJSDeleteGroupsError, KafkaJSNonRetriableError, kafkaCodeOf, kafkajsErrors, toKafkaJSError, unsupported, type KafkaJSError } from './errors.ts';
 import { deadGroup, toGroupDescription, type GroupDescription } from './group-description.ts';
@@ -24,12 +25,8 @@ export interface ITopicConfig {
   configEntries?: Array<{ name: string; value: string }>;
 }
 
-export interface PartitionMetadata {
-  partitionErrorCode: number;
-  partitionId: number;
-  leader: number;
-  replicas: number[];
-  isr: number[];
+/** A partition as kafkajs's fetchTopicMetadata describes it: a partitioner's view plus offline replicas (none). */
+export interface PartitionMetadata extends PartitionerPartition {
   offlineReplicas: number[];
 }
 
