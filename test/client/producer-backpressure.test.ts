@@ -134,8 +134,13 @@ describe('Lag-driven backpressure end to end', () => {
     await until(async () => (await committed()) >= 20, 'the group to commit its first 20 records');
 
     // Act
+    // Paced, so that the 300 ms lag reading is refreshed while sends go on: unpaced, a quiet
+    // machine sends all 180 records within one reading taken before the lag grew.
     const producing = (async () => {
-      for (let i = 20; i < values.length; i += 20) await send(i);
+      for (let i = 20; i < values.length; i += 20) {
+        await send(i);
+        await new Promise((r) => setTimeout(r, 150));
+      }
     })();
     await until(() => producer.stats().throttledRequests > 0, 'the producer to be throttled');
     const highWatermark = async () => (await sluice.admin().describeTopic('ad-clicks')).partitions.reduce((n, p) => n + p.highWatermark, 0);
