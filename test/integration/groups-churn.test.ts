@@ -147,8 +147,11 @@ describe('consumer group under churn', () => {
     for (const s of sims) if (s.mode === 'stalled') s.mode = 'active';
     const live = () => sims.filter((s) => s.mode === 'active');
     if (live().length === 0) Object.assign(sims[0]!, { mode: 'active', epoch: 0, owned: [] });
-    let described = { state: '' };
-    for (let round = 0; round < 60 && described.state !== 'Stable'; round++) {
+    // Settled: Stable with the live members alone. A member that crashed just before the churn
+    // stopped still counts, and may be at its target (Stable), until its session times out.
+    let described: { state: string; members?: Array<{ memberId: string }> } = { state: '' };
+    const settled = () => described.state === 'Stable' && (described.members ?? []).every((m) => live().some((s) => s.id === m.memberId));
+    for (let round = 0; round < 100 && !settled(); round++) {
       for (const s of live()) await beat(s);
       await checkState();
       described = (await api(stack.url, 'GET', `/v1/groups/${GROUP}`)).body;
