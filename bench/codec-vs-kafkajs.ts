@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { CRC32C_IMPLEMENTATION } from '../lib/codec/crc32c.ts';
 import { type BatchRecord, decodeRecordBatch, encodeRecordBatch } from '../lib/codec/record-batch.ts';
-import { makeRecords } from './codec.ts';
+import { makeRecords, opsPerSecond } from './codec.ts';
 
 const ROUNDS = 3;
 const RUN_MS = 400;
@@ -38,18 +38,6 @@ export interface ComparedRate {
   ratio: number;
 }
 
-async function rate(operation: () => Promise<unknown>, ms: number): Promise<number> {
-  let count = 0;
-  const start = performance.now();
-  let elapsed = 0;
-  while (elapsed < ms) {
-    await operation();
-    count++;
-    elapsed = performance.now() - start;
-  }
-  return (count * 1000) / elapsed;
-}
-
 function kafkajsEncode(records: readonly BatchRecord[]): Promise<KafkaJsEncoder> {
   const first = records[0]?.timestamp ?? 0;
   const encoded = records.map((r, i) => kafkajsRecord({ offsetDelta: i, timestampDelta: r.timestamp - first, key: r.key, value: r.value, headers: Object.fromEntries(r.headers.map((h) => [h.key, h.value ?? Buffer.alloc(0)])) }));
@@ -58,13 +46,13 @@ function kafkajsEncode(records: readonly BatchRecord[]): Promise<KafkaJsEncoder>
 
 /** Alternates the two after warming both; best of ROUNDS each. */
 async function compare(operation: ComparedRate['operation'], sluice: () => Promise<unknown>, kafkajs: () => Promise<unknown>, batchBytes: number): Promise<ComparedRate> {
-  await rate(sluice, WARMUP_MS);
-  await rate(kafkajs, WARMUP_MS);
+  await opsPerSecond(sluice, WARMUP_MS);
+  await opsPerSecond(kafkajs, WARMUP_MS);
   let bestSluice = 0;
   let bestKafkajs = 0;
   for (let round = 0; round < ROUNDS; round++) {
-    bestSluice = Math.max(bestSluice, await rate(sluice, RUN_MS));
-    bestKafkajs = Math.max(bestKafkajs, await rate(kafkajs, RUN_MS));
+    bestSluice = Math.max(bestSluice, await opsPerSecond(sluice, RUN_MS));
+    bestKafkajs = Math.max(bestKafkajs, await opsPerSecond(kafkajs, RUN_MS));
   }
   const mib = batchBytes / (1024 * 1024);
   return { operation, sluiceMiBps: bestSluice * mib, kafkajsMiBps: bestKafkajs * mib, ratio: bestSluice / bestKafkajs };

@@ -47,7 +47,7 @@ export function makeRecords(): BatchRecord[] {
 }
 
 /** Runs `operation` repeatedly for `ms`; returns operations per second. */
-async function opsPerSecond(operation: () => Promise<unknown>, ms: number): Promise<number> {
+export async function opsPerSecond(operation: () => Promise<unknown>, ms: number): Promise<number> {
   let count = 0;
   const start = performance.now();
   let elapsed = 0;
