@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { queryPages } from '../storage/query-pages.ts';
 import { SluiceError } from '../errors.ts';
 import type { Storage } from '../storage/clients.ts';
 import { isConditionFailure, itemDoesNotExist } from '../storage/conditions.ts';
@@ -62,19 +63,7 @@ export async function createTopic(storage: Storage, input: CreateTopicInput): Pr
 /** Every topic, ordered by name. */
 export async function listTopics(storage: Storage): Promise<TopicItem[]> {
   const topics: TopicItem[] = [];
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await storage.ddb.send(
-      new QueryCommand({
-        TableName: storage.env.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': TOPICS_PK },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    topics.push(...((page.Items ?? []) as TopicItem[]).map(fromStorage));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  for await (const page of queryPages<TopicItem>(storage, { KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': TOPICS_PK } })) topics.push(...page.map(fromStorage));
   return topics;
 }
 

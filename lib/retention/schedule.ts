@@ -12,7 +12,7 @@
  * earliest queued deletion, and "now" when it stopped early. A crash between writing the
  * new DUE item and deleting the old one leaves a duplicate, which costs one extra visit.
  */
-import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { queryPages } from '../storage/query-pages.ts';
 import type { Storage } from '../storage/clients.ts';
 import type { ReleaseMark } from './removal.ts';
@@ -136,19 +136,8 @@ export async function oldestDueAtMs(storage: Storage, nowMs: number): Promise<nu
 /** The lifecycle rung each topic's partitions were last scheduled for re-tagging at, by topicId. */
 export async function readTaggedRungs(storage: Storage): Promise<Map<string, number>> {
   const rungs = new Map<string, number>();
-  let startKey: Record<string, unknown> | undefined;
-  do {
-    const page = await storage.ddb.send(
-      new QueryCommand({
-        TableName: storage.env.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': SCHEDULE_PK, ':prefix': 'TAGGED#' },
-        ExclusiveStartKey: startKey,
-      }),
-    );
-    for (const item of page.Items ?? []) rungs.set(String(item.sk).slice('TAGGED#'.length), Number(item.days));
-    startKey = page.LastEvaluatedKey;
-  } while (startKey !== undefined);
+  const pages = queryPages<{ sk: string; days: number }>(storage, { KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)', ExpressionAttributeValues: { ':pk': SCHEDULE_PK, ':prefix': 'TAGGED#' } });
+  for await (const page of pages) for (const item of page) rungs.set(String(item.sk).slice('TAGGED#'.length), Number(item.days));
   return rungs;
 }
 
