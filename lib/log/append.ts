@@ -1,4 +1,3 @@
-import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { stampLogAppendTime, type BatchHeader } from '../codec/record-batch.ts';
 import type { Storage } from '../storage/clients.ts';
 import type { TopicItem } from '../storage/schema.ts';
@@ -6,11 +5,11 @@ import { planCommitGroups } from './commit-groups.ts';
 import { checkIssuable } from './producer-ids.ts';
 import { refuseBeforeWriting } from './producer-preflight.ts';
 import { producerOfBatches, type ProducerIdentity } from './producer-state.ts';
-import { commitSegments, type CommittedSegment, type GroupCommitHooks, type SegmentDraft } from './sequencer.ts';
+import { commitSegments, groupCommit, type CommittedSegment, type GroupCommitHooks, type SegmentDraft } from './sequencer.ts';
+import { appendCombining } from './segment-combining.ts';
 import { SluiceError } from '../errors.ts';
 import { compactionWork, requestCompaction } from '../retention/trigger.ts';
-import { putSegmentObject } from '../storage/segment-objects.ts';
-import { log } from '../observability/logger.ts';
+import { deleteUnreferencedObjects, putSegmentObject } from '../storage/segment-objects.ts';
 
 /** Verified RecordBatch v2 bytes bound for one partition, in the order they were sent. */
 export interface PartitionBatches {
@@ -62,9 +61,15 @@ export async function appendBatches(storage: Storage, topic: TopicItem, parts: r
     const producers = parts.flatMap((part, i) => (identities[i] === undefined ? [] : [{ partition: part.partition, producer: identities[i] as ProducerIdentity }]));
     if (producers.length > 0) await refuseBeforeWriting(storage, topic, producers);
   }
+  if (logAppendTimeMs !== undefined) for (const part of parts) for (const b of part.batches) stampLogAppendTime(b.bytes, 0, logAppendTimeMs);
+  const [only] = parts;
+  if (groupCommit && parts.length === 1 && only !== undefined && identities[0] === undefined) {
+    // Shares an object (and index entry) with what this process appends to the partition meanwhile.
+    const segment = await appendCombining(storage, topic, { ...only, ...(logAppendTimeMs === undefined ? {} : { logAppendTimeMs }) }, hooks);
+    return answer(topic, [only], [segment]);
+  }
   const drafts: SegmentDraft[] = await Promise.all(
     parts.map(async (part, index) => {
-      if (logAppendTimeMs !== undefined) for (const b of part.batches) stampLogAppendTime(b.bytes, 0, logAppendTimeMs);
       const body = part.batches.length === 1 ? (part.batches[0] as { bytes: Buffer }).bytes : Buffer.concat(part.batches.map((b) => b.bytes));
       const { objectKey, expireDays } = await putSegmentObject(storage, topic, part.partition, 'produced', body);
       const producer = identities[index];
@@ -94,18 +99,23 @@ export async function appendBatches(storage: Storage, topic: TopicItem, parts: r
     await discardObjects(storage, [...drafts.slice(committed.length), ...drafts.filter((_, i) => committed[i]?.duplicate === true)]);
     throw committed.length === 0 ? error : partlyCommitted(error, drafts.slice(0, committed.length));
   }
-  const triggers: Array<Promise<void>> = [discardObjects(storage, drafts.filter((_, i) => (committed[i] as CommittedSegment).duplicate))];
-  const results = drafts.map((draft, i): AppendedPartition => {
-    const part = parts[i] as PartitionBatches;
+  await discardObjects(storage, drafts.filter((_, i) => (committed[i] as CommittedSegment).duplicate));
+  return answer(topic, parts, committed);
+}
+
+/** Each partition's batch offsets, once its commit is done; asks for compaction where the append made work. */
+async function answer(topic: TopicItem, parts: readonly PartitionBatches[], committed: readonly CommittedSegment[]): Promise<AppendedPartition[]> {
+  const triggers: Array<Promise<void>> = [];
+  const results = parts.map((part, i): AppendedPartition => {
     const segment = committed[i] as CommittedSegment;
-    if (!segment.duplicate && compactionWork(topic.configs, segment) !== undefined) triggers.push(requestCompaction({ topic: topic.name, partition: draft.partition }));
+    if (!segment.duplicate && compactionWork(topic.configs, segment) !== undefined) triggers.push(requestCompaction({ topic: topic.name, partition: part.partition }));
     let next = segment.baseOffset;
     const batchBaseOffsets = part.batches.map((b) => {
       const base = next;
       next += offsetsOf(b.header);
       return base;
     });
-    return { partition: draft.partition, batchBaseOffsets, ...(segment.logAppendTimeMs === undefined ? {} : { logAppendTimeMs: segment.logAppendTimeMs }) };
+    return { partition: part.partition, batchBaseOffsets, ...(segment.logAppendTimeMs === undefined ? {} : { logAppendTimeMs: segment.logAppendTimeMs }) };
   });
   // Queued before acknowledging so a frozen Lambda cannot lose them; never throws.
   await Promise.all(triggers);
@@ -122,20 +132,7 @@ function partlyCommitted(error: SluiceError, committed: readonly SegmentDraft[])
   });
 }
 
-/** DeleteObjects takes at most 1000 keys (an AWS limit). */
-const DELETE_OBJECTS_KEYS = 1000;
-
-/**
- * Deletes objects no index entry will ever name (their commit was refused, or answered as a
- * duplicate). Best effort and never throws: what it misses, orphan collection removes.
- */
-async function discardObjects(storage: Storage, drafts: readonly SegmentDraft[]): Promise<void> {
-  try {
-    for (let i = 0; i < drafts.length; i += DELETE_OBJECTS_KEYS) {
-      const objects = drafts.slice(i, i + DELETE_OBJECTS_KEYS).map((d) => ({ Key: d.objectKey }));
-      await storage.s3.send(new DeleteObjectsCommand({ Bucket: storage.env.bucketName, Delete: { Objects: objects, Quiet: true } }));
-    }
-  } catch (error) {
-    log().warn('Could not delete unreferenced objects; orphan collection will', { objects: drafts.length, error: String(error) });
-  }
+/** Deletes the objects of drafts no index entry will ever name; never throws (segment-objects.ts). */
+function discardObjects(storage: Storage, drafts: readonly SegmentDraft[]): Promise<void> {
+  return deleteUnreferencedObjects(storage, drafts.map((d) => d.objectKey));
 }

@@ -43,9 +43,10 @@ async function drain(storage: Storage, topic: LiveTopic, pk: string, state: { ru
   state.running = true;
   try {
     while (state.queue.length > 0) {
-      const batch = takeBatch(state.queue);
+      const batch = takeBatch(state.queue, []);
       try {
-        await commitBatch(storage, topic, pk, batch);
+        // A retry after a lost race takes in what queued meanwhile: one transaction fewer.
+        await commitBatch(storage, topic, pk, batch, (pending) => takeBatch(state.queue, pending));
       } catch (error) {
         for (const own of batch) own.reject(error);
       }
@@ -57,15 +58,16 @@ async function drain(storage: Storage, topic: LiveTopic, pk: string, state: { ru
 }
 
 /**
- * The queue's head drafts that fit one transaction: at most one per idempotent producer
- * (its state item may appear once; later ones keep their place, so a producer's sequences
- * stay in order) and at most one producer met at sequence 0 (the issued check names one).
+ * The queue's head drafts that fit one transaction beside `pending` (drafts it already
+ * carries): at most one per idempotent producer (its state item may appear once; later
+ * ones keep their place, so a producer's sequences stay in order), at most one producer met
+ * at sequence 0 (the issued check names one), and MAX_OWN_DRAFTS in all.
  */
-function takeBatch(queue: Own[]): Own[] {
+function takeBatch(queue: Own[], pending: readonly Own[]): Own[] {
   const batch: Own[] = [];
-  const producers = new Set<bigint>();
-  let starting = false;
-  for (let i = 0; i < queue.length && batch.length < MAX_OWN_DRAFTS; ) {
+  const producers = new Set<bigint>(pending.flatMap((own) => (own.draft.producer === undefined ? [] : [own.draft.producer.producerId])));
+  let starting = pending.some((own) => own.draft.producer?.firstSequence === 0);
+  for (let i = 0; i < queue.length && pending.length + batch.length < MAX_OWN_DRAFTS; ) {
     const producer = (queue[i] as Own).draft.producer;
     const blocked = producer !== undefined && (producers.has(producer.producerId) || (producer.firstSequence === 0 && starting));
     if (producer !== undefined) producers.add(producer.producerId);
@@ -78,4 +80,3 @@ function takeBatch(queue: Own[]): Own[] {
   }
   return batch;
 }
-

@@ -28,7 +28,7 @@ import { SluiceError } from '../errors.ts';
 import { backoffDelayMs, sleep } from '../retry.ts';
 import type { Storage } from '../storage/clients.ts';
 import { cancellationReasons, isThrottle } from '../storage/conditions.ts';
-import { draftWrites, headHint, headWrite, rememberHead, reportedHead, topicGone, topicIsLive, type CommittedSegment, type LiveTopic, type SegmentDraft } from './commit-writes.ts';
+import { draftWrites, headHint, type HeadHint, headWrite, rememberHead, reportedHead, topicGone, topicIsLive, type CommittedSegment, type LiveTopic, type SegmentDraft } from './commit-writes.ts';
 import { MAX_TRANSACTION_ITEMS } from './commit-groups.ts';
 import { issuedCheck, unissued } from './producer-ids.ts';
 import { judgeProducer, storedStateFromAttributes, type ProducerIdentity } from './producer-state.ts';
@@ -77,9 +77,10 @@ type Slot = { kind: 'topic' | 'issued' | 'head' | 'entry' } | { kind: 'producer'
 /**
  * Commits `batch` (drafts of one partition, at most one per idempotent producer and one
  * producer met at sequence 0: commit-queue.ts takes them so), adopting drafts waiting in the
- * table, and settles each own draft exactly once.
+ * table, and settles each own draft exactly once. A retry after a lost race also carries
+ * what `more` hands it (drafts queued meanwhile, under the same rules).
  */
-export async function commitBatch(storage: Storage, topic: LiveTopic, pk: string, batch: Own[]): Promise<void> {
+export async function commitBatch(storage: Storage, topic: LiveTopic, pk: string, batch: Own[], more: (pending: readonly Own[]) => Own[] = () => []): Promise<void> {
   const hooks = (batch[0] as Own).hooks;
   let pending = [...batch];
   let head = await headHint(storage, pk);
@@ -115,6 +116,8 @@ export async function commitBatch(storage: Storage, topic: LiveTopic, pk: string
       if (seen?.baseOffset !== undefined) await learnt(own, seen.baseOffset);
     }
     if (pending.length === 0) return;
+    // Before any draft waits in the table (whose deadline the newcomers would inherit).
+    if (attempt > 0 && pending.every((own) => own.waiting === undefined)) pending.push(...more(pending));
     const members = combine(pending, waiting, notAdoptable, now);
     const slots: Slot[] = [{ kind: 'topic' }, { kind: 'head' }];
     const advance = { offsets: 0, bytes: 0, segments: members.length };
@@ -196,15 +199,28 @@ export async function commitBatch(storage: Storage, topic: LiveTopic, pk: string
       continue;
     }
     await hooks.afterCommit?.();
-    const before = head;
+    // Each own draft reports the partition's growth since the previous own draft (adopted
+    // drafts' counted with the own draft after them, or the last), so a compaction trigger
+    // (a multiple of segments crossed) fires once per crossing, not once per draft carried.
+    const grown = new Map<Member, { before: HeadHint; after: HeadHint }>();
+    let from: HeadHint = head;
+    let sizes: HeadHint = head;
+    let last: Member | undefined;
+    for (const m of members) {
+      sizes = { nextOffset: sizes.nextOffset + m.draft.offsetCount, segments: sizes.segments + 1, bytes: sizes.bytes + m.draft.byteLength };
+      if (m.own === undefined) continue;
+      grown.set(m, { before: from, after: sizes });
+      from = sizes;
+      last = m;
+    }
+    if (last !== undefined) grown.set(last, { before: (grown.get(last) as { before: HeadHint }).before, after: sizes });
     head = { nextOffset: base, segments: head.segments + advance.segments, bytes: head.bytes + advance.bytes };
     rememberHead(pk, head);
-    const after = head;
     const left = pending.flatMap((own) => (own.waiting === undefined ? [] : [own.waiting.sk]));
     if (left.length > 0) await removeWaiting(storage, pk, left);
     for (const m of members) {
       if (m.own === undefined) continue;
-      const segment = { baseOffset: bases.get(m) as number, before, after, duplicate: false };
+      const segment = { baseOffset: bases.get(m) as number, ...(grown.get(m) as { before: HeadHint; after: HeadHint }), duplicate: false };
       m.own.resolve(m.draft.logAppendTimeMs === undefined ? segment : { ...segment, logAppendTimeMs: m.draft.logAppendTimeMs });
     }
     return;

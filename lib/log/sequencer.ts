@@ -45,9 +45,9 @@ export type { GroupCommitHooks } from './group-commit.ts';
 /**
  * Group commit for single-partition commits (group-commit.ts); `SLUICE_GROUP_COMMIT=off`
  * sends them through the one-draft-per-transaction loop below instead, which is how every
- * commit worked before. A switch for `npm run bench` to measure both in one run.
+ * commit worked before, and turns segment combining off (append.ts). A switch for `npm run bench` to measure both in one run.
  */
-const groupCommit = process.env.SLUICE_GROUP_COMMIT?.trim() !== 'off';
+export const groupCommit = process.env.SLUICE_GROUP_COMMIT?.trim() !== 'off';
 
 /** One transaction item's role, to read its cancellation reason. */
 type Slot = { kind: 'topic' } | { kind: 'issued'; producerId: bigint } | { kind: 'head' | 'entry' | 'producer'; draft: number };

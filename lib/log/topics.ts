@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BatchGetCommand, DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { queryPages } from '../storage/query-pages.ts';
+import { CoalescedReads } from '../storage/read-coalescing.ts';
 import { SluiceError } from '../errors.ts';
 import type { Storage } from '../storage/clients.ts';
 import { isConditionFailure, itemDoesNotExist } from '../storage/conditions.ts';
@@ -69,11 +70,28 @@ export async function listTopics(storage: Storage): Promise<TopicItem[]> {
 
 /** A topic's metadata; UNKNOWN_TOPIC_OR_PARTITION if absent. */
 export async function getTopic(storage: Storage, name: string): Promise<TopicItem> {
-  const result = await storage.ddb.send(
-    new GetCommand({ TableName: storage.env.tableName, Key: { pk: TOPICS_PK, sk: topicSk(name) }, ConsistentRead: true }),
-  );
-  if (result.Item === undefined) throw unknownTopic(name);
-  return fromStorage(result.Item as TopicItem);
+  const item = await topicReads(storage).read(name, async () => {
+    const result = await storage.ddb.send(new GetCommand({ TableName: storage.env.tableName, Key: { pk: TOPICS_PK, sk: topicSk(name) }, ConsistentRead: true }));
+    return result.Item as TopicItem | undefined;
+  });
+  if (item === undefined) throw unknownTopic(name);
+  return fromStorage(item);
+}
+
+/**
+ * Per storage (one table), the topic reads in flight: a produce reads its topic on every
+ * request, and a busy instance serving many at once shares one consistent read per round
+ * trip (read-coalescing.ts), each as fresh as a read of its own.
+ */
+const topicReadsByStorage = new WeakMap<Storage, CoalescedReads<TopicItem | undefined>>();
+
+function topicReads(storage: Storage): CoalescedReads<TopicItem | undefined> {
+  let reads = topicReadsByStorage.get(storage);
+  if (reads === undefined) {
+    reads = new CoalescedReads();
+    topicReadsByStorage.set(storage, reads);
+  }
+  return reads;
 }
 
 /** Validates that `partition` exists in `topic`. */

@@ -109,21 +109,24 @@ describe('merging small segments', () => {
     await produceSegments('many', 1000, 3);
     const before = await fullRead('many');
     expect(before.records).toHaveLength(1000);
+    // Requests the server handles at once may share a segment (segment combining): most are still apart.
+    const segmentsBefore = (await entries('many')).length;
+    expect(segmentsBefore).toBeGreaterThan(500);
     const getsBefore = await coldGets('many');
-    expect(getsBefore).toBe(1000);
+    expect(getsBefore).toBe(segmentsBefore);
 
     const report = await compact('many');
     expect(report.mergedRuns).toBeGreaterThan(0);
     const after = await fullRead('many');
     expect(after).toEqual(before);
     const merged = await entries('many');
-    expect(merged.length).toBeLessThanOrEqual(1000 / 49 + 1);
+    expect(merged.length).toBeLessThanOrEqual(segmentsBefore / 49 + 1);
     const getsAfter = await coldGets('many');
     expect(getsAfter).toBe(merged.length);
     expect((await api(stack.url, 'GET', '/v1/topics/many')).body.partitions[0]).toMatchObject({ segments: merged.length, highWatermark: 1000 });
 
     // Old objects stay for the grace period, then go; orphans of retried produces go at the next daily sweep.
-    expect(await objectCount('many')).toBeGreaterThanOrEqual(1000 + merged.length);
+    expect(await objectCount('many')).toBeGreaterThanOrEqual(segmentsBefore + merged.length);
     await compact('many', { nowMs: Date.now() + DAY + HOUR, settings: { mergeMinSegments: 1_000_000 } });
     expect(await objectCount('many')).toBe(merged.length);
     expect(await fullRead('many')).toEqual(before);
