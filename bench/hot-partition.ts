@@ -24,6 +24,8 @@ export interface HotRow {
 }
 
 const INSTANCES = 2;
+/** Pause after each run, so one run's background work does not weigh on the next. */
+const SETTLE_MS = 2_000;
 
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -94,6 +96,8 @@ export async function benchHotPartition(emulators: Emulators, runs: number, perP
           // One producer sends as many requests as the 48 send each, times 4, for a stable median.
           const row = await hotRun(stack, topic, producers, producers === 1 ? perProducer * 4 : perProducer);
           if (run > 0) results.set(`${mode}|${producers}`, [...(results.get(`${mode}|${producers}`) ?? []), row]);
+          // The compaction a run triggered (merging its small segments) finishes before the next run starts, not during it.
+          await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
         }
       }
     }
@@ -133,7 +137,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const emulators = await startEmulators();
   try {
     console.log(`node ${process.version}, ${new Date().toISOString().slice(0, 10)}\n`);
-    console.log(formatHotPartition(await benchHotPartition(emulators, Number(process.env.BENCH_RUNS ?? 3), Number(process.env.BENCH_HOT_REQUESTS ?? 5))));
+    console.log(formatHotPartition(await benchHotPartition(emulators, Number(process.env.BENCH_RUNS ?? 3), Number(process.env.BENCH_HOT_REQUESTS ?? 10))));
   } finally {
     await emulators.stop();
   }

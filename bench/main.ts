@@ -101,7 +101,7 @@ try {
   console.log(formatInstancesBench(await benchInstances(emulators, [undefined, 1, 4], RUNS, REQUESTS)));
 
   console.log('\n## Hot partition (1-record JSON requests on one partition; npx tsx bench/hot-partition.ts)\n');
-  console.log(formatHotPartition(await benchHotPartition(emulators, RUNS, Number(process.env.BENCH_HOT_REQUESTS ?? 5))));
+  console.log(formatHotPartition(await benchHotPartition(emulators, RUNS, Number(process.env.BENCH_HOT_REQUESTS ?? 10))));
 } finally {
   await emulators.stop();
 }

@@ -117,6 +117,14 @@ export const SEQUENCER = {
   groupCommitBackoffCapMs: 80,
   /** Other writers' drafts one transaction adopts at most (3 items each, of DynamoDB's 100). */
   maxAdoptedDrafts: 30,
+  /**
+   * Segment combining (lib/log/segment-combining.ts), as PostgreSQL's commit_delay and
+   * commit_siblings: while at least this many other requests for the partition are
+   * committing in this process, the next shared object waits this long to fill before its
+   * PUT. A lone producer never waits.
+   */
+  combineLingerMs: 5,
+  combineLingerSiblings: 4,
 } as const;
 
 /**

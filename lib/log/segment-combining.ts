@@ -9,7 +9,9 @@
  *   request C ─► queue ┴─► PUT obj(B|C) ───────► commit (one draft: B's batches, then C's) ─► ack B, C
  *
  * One PUT at a time per partition per process; requests that arrive meanwhile go together
- * in the next object, their batches laid end to end in arrival order. The combined draft
+ * in the next object, their batches laid end to end in arrival order. Under load (enough
+ * requests for the partition committing here) the next object waits SEQUENCER.combineLingerMs
+ * to fill before its PUT. The combined draft
  * then goes through the commit queue and group commit like any other (commit-queue.ts), so
  * the cross-instance protocol is unchanged. Invariants, each as for a lone draft:
  *  - dense offsets, each record once: the combined draft is one segment, given offsets by
@@ -28,6 +30,8 @@ import type { Storage } from '../storage/clients.ts';
 import { partitionPk, type TopicItem } from '../storage/schema.ts';
 import { deleteUnreferencedObjects, putSegmentObject } from '../storage/segment-objects.ts';
 import { SluiceError } from '../errors.ts';
+import { sleep } from '../retry.ts';
+import { SEQUENCER } from '../config/defaults.ts';
 import { commitCombining } from './commit-queue.ts';
 import type { CommittedSegment, SegmentDraft } from './commit-writes.ts';
 import type { GroupCommitHooks } from './group-commit.ts';
@@ -58,6 +62,8 @@ interface PartitionQueue {
 }
 
 const queues = new Map<string, PartitionQueue>();
+/** Requests per partition this process holds, queued or committing. */
+const active = new Map<string, number>();
 
 /**
  * Bytes one combined object holds at most: Kafka's default max.message.bytes, so a combined
@@ -77,7 +83,13 @@ const MAX_COMBINED_PARTS = 500;
 export function appendCombining(storage: Storage, topic: TopicItem, part: CombinablePart, hooks: CombiningHooks = {}): Promise<CommittedSegment> {
   const pk = partitionPk(topic.topicId, part.partition);
   const body = part.batches.length === 1 ? (part.batches[0] as { bytes: Buffer }).bytes : Buffer.concat(part.batches.map((b) => b.bytes));
-  return new Promise((resolve, reject) => {
+  active.set(pk, (active.get(pk) ?? 0) + 1);
+  const finished = () => {
+    const left = (active.get(pk) ?? 1) - 1;
+    if (left === 0) active.delete(pk);
+    else active.set(pk, left);
+  };
+  return new Promise<CommittedSegment>((resolve, reject) => {
     let state = queues.get(pk);
     if (state === undefined) {
       state = { writing: false, queue: [] };
@@ -85,13 +97,17 @@ export function appendCombining(storage: Storage, topic: TopicItem, part: Combin
     }
     state.queue.push({ part, body, hooks, resolve, reject });
     if (!state.writing) void drain(storage, topic, pk, state);
-  });
+  }).finally(finished);
 }
 
 async function drain(storage: Storage, topic: TopicItem, pk: string, state: PartitionQueue): Promise<void> {
   state.writing = true;
   try {
     while (state.queue.length > 0) {
+      // Only while enough other requests for the partition are committing here does the next
+      // object wait a moment to fill (PostgreSQL's commit_delay with commit_siblings): under
+      // load, fewer and fuller objects and transactions; a lone producer never waits.
+      if ((active.get(pk) ?? 0) - state.queue.length >= SEQUENCER.combineLingerSiblings) await sleep(SEQUENCER.combineLingerMs);
       const taken = take(state.queue);
       const hooks = (taken[0] as Queued).hooks;
       let draft: SegmentDraft;
