@@ -192,8 +192,10 @@ export async function commitBatch(storage: Storage, topic: LiveTopic, pk: string
       contendedUntil.set(pk, Date.now() + SEQUENCER.contentionMemoryMs);
       await hooks.afterLostRace?.();
       // One lost race is often only a stale head hint (another instance appended since):
-      // retry at once from the head it reported. Two in a row is contention: wait in the table.
-      if (++lostInARow >= 2) await waitOrTakeOver(storage, pk, pending, hooks, attempt, deadline, learnt, refuse);
+      // retry at once from the head it reported, without looking again. Two in a row is
+      // contention: wait in the table, then look.
+      if (++lostInARow < 2) continue;
+      await waitOrTakeOver(storage, pk, pending, hooks, attempt, deadline, learnt, refuse);
       if (pending.length === 0) return;
       waiting = await lookForWaiting(storage, pk);
       continue;
