@@ -109,12 +109,15 @@ describe('Class: Transport', () => {
     });
 
     it('rethrows the caller’s abort as is, without retrying', async () => {
-      const server = scripted(() => new Response('x', { status: 503 }));
-      const transport = new Transport({ url: 'http://sluice.test', fetch: server.fetch });
       const controller = new AbortController();
+      // The caller aborts as the first (retriable) answer arrives, so whatever the jittered
+      // backoff drew (full jitter can draw 0 ms), the abort comes before any retry.
+      const server = scripted(() => {
+        controller.abort();
+        return new Response('x', { status: 503 });
+      });
+      const transport = new Transport({ url: 'http://sluice.test', fetch: server.fetch });
       const pending = transport.send({ method: 'GET', path: '/v1/topics', signal: controller.signal }, { ...RETRY_DEFAULTS, retryBackoffMs: 1000, retryBackoffMaxMs: 1000 }).catch((e: unknown) => e);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      controller.abort();
       expect(await pending).toMatchObject({ name: 'AbortError' });
       expect(server.calls).toBe(1);
     });

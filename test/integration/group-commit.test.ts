@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { LocalStack } from '../../local/stack.ts';
 import { encodeRecordBatch, readBatchHeader } from '../../lib/codec/record-batch.ts';
 import { appendBatches, type AppendHooks, type AppendedPartition } from '../../lib/log/append.ts';
 import { rememberHead } from '../../lib/log/commit-writes.ts';
 import { getTopic } from '../../lib/log/topics.ts';
-import { partitionPk, type IndexEntryItem } from '../../lib/storage/schema.ts';
+import { createStorage } from '../../lib/storage/clients.ts';
+import { partitionPk } from '../../lib/storage/schema.ts';
+import { expectSoundIndex as expectSoundIndexOf } from '../support/produce.ts';
 import { api, startTestStack } from '../support/stack.ts';
 
 // The handlers run in one worker instance; this test process appends directly as a second
@@ -67,17 +68,7 @@ async function partitionItems(name: string, prefix: string): Promise<Array<Recor
   return page.Items ?? [];
 }
 
-/** Dense index entries from 0, each naming an object that exists. */
-async function expectSoundIndex(name: string, highWatermark: number): Promise<void> {
-  const entries = (await partitionItems(name, 'S#')) as unknown as IndexEntryItem[];
-  let next = 0;
-  for (const entry of entries) {
-    expect(entry.baseOffset).toBe(next);
-    next = entry.lastOffset + 1;
-    await expect(stack.storage.s3.send(new HeadObjectCommand({ Bucket: stack.storage.env.bucketName, Key: entry.objectKey }))).resolves.toBeDefined();
-  }
-  expect(next).toBe(highWatermark);
-}
+const expectSoundIndex = (name: string, highWatermark: number) => expectSoundIndexOf(stack, name, highWatermark);
 
 const crash = () => {
   throw new Error('injected crash');
@@ -160,6 +151,36 @@ describe('group commit', () => {
     expect(retry?.batchBaseOffsets).toEqual(first?.batchBaseOffsets);
     expect((await records('gc-idempotent')).filter(([, value]) => value === 'seq-1')).toEqual([[first?.batchBaseOffsets[0], 'seq-1']]);
     await expectSoundIndex('gc-idempotent', 5);
+  });
+});
+
+describe('a stale head hint', () => {
+  it('costs one failed transaction and no extra Query: a first lost race retries at once from the head it reported', async () => {
+    await createTopic('gc-stale-hint');
+    const calls: string[] = [];
+    const counted = createStorage(stack.storage.env);
+    counted.ddb.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === 'QueryCommand' || context.commandName === 'TransactWriteItemsCommand') calls.push(context.commandName);
+        return next(args);
+      },
+      { step: 'initialize' },
+    );
+    const appendCounted = async (value: string) => {
+      const bytes = await encodeRecordBatch([{ key: null, value: Buffer.from(value), headers: [], timestamp: 1 }]);
+      return appendBatches(counted, await getTopic(counted, 'gc-stale-hint'), [{ partition: 0, batches: [{ bytes, header: readBatchHeader(bytes) }] }]);
+    };
+    await appendCounted('here-0');
+    for (let round = 1; round <= 3; round++) {
+      await appendThere('gc-stale-hint', `there-${round}`); // moves the head past this process's hint
+      calls.length = 0;
+      const [appended] = await appendCounted(`here-${round}`);
+      expect(appended?.batchBaseOffsets).toEqual([2 * round]);
+      // One lost race, one retry; after the first round this process looks once before committing (it lost lately), never again after the loss.
+      expect(calls.filter((c) => c === 'TransactWriteItemsCommand')).toHaveLength(2);
+      expect(calls.filter((c) => c === 'QueryCommand').length).toBeLessThanOrEqual(round === 1 ? 0 : 1);
+    }
+    await expectSoundIndex('gc-stale-hint', 7);
   });
 });
 

@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GetObjectCommand, HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { LocalStack } from '../../local/stack.ts';
 import { createRequire } from 'node:module';
 import { encodeRecordBatch, readBatchHeader, splitBatches } from '../../lib/codec/record-batch.ts';
@@ -9,8 +8,9 @@ import { commitCombining } from '../../lib/log/commit-queue.ts';
 import { getTopic } from '../../lib/log/topics.ts';
 import { compactionWork } from '../../lib/retention/trigger.ts';
 import { MAX_SEGMENTS_PER_MERGE } from '../../lib/retention/plan.ts';
-import { partitionPk, type IndexEntryItem } from '../../lib/storage/schema.ts';
+import type { IndexEntryItem } from '../../lib/storage/schema.ts';
 import { putSegmentObject } from '../../lib/storage/segment-objects.ts';
+import { expectSoundIndex as expectSoundIndexOf, indexEntries as indexEntriesOf, objectKeys as objectKeysOf } from '../support/produce.ts';
 import { api, startTestStack } from '../support/stack.ts';
 
 // kafkajs, an independent RecordBatch v2 decoder.
@@ -56,30 +56,9 @@ async function records(name: string): Promise<Array<[number, string]>> {
   return res.body.records.map((r: { offset: number; value: string }) => [r.offset, r.value]);
 }
 
-async function indexEntries(name: string): Promise<IndexEntryItem[]> {
-  const pk = partitionPk((await getTopic(stack.storage, name)).topicId, 0);
-  const page = await stack.storage.ddb.send(
-    new QueryCommand({ TableName: stack.storage.env.tableName, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)', ExpressionAttributeValues: { ':pk': pk, ':p': 'S#' }, ConsistentRead: true }),
-  );
-  return (page.Items ?? []) as IndexEntryItem[];
-}
-
-async function objectKeys(name: string): Promise<string[]> {
-  const topic = await getTopic(stack.storage, name);
-  const listed = await stack.storage.s3.send(new ListObjectsV2Command({ Bucket: stack.storage.env.bucketName, Prefix: `data/${name}/0/${topic.topicId}/` }));
-  return (listed.Contents ?? []).map((o) => o.Key as string);
-}
-
-/** Dense index entries from 0, each naming an object that exists. */
-async function expectSoundIndex(name: string, highWatermark: number): Promise<void> {
-  let next = 0;
-  for (const entry of await indexEntries(name)) {
-    expect(entry.baseOffset).toBe(next);
-    next = entry.lastOffset + 1;
-    await expect(stack.storage.s3.send(new HeadObjectCommand({ Bucket: stack.storage.env.bucketName, Key: entry.objectKey }))).resolves.toBeDefined();
-  }
-  expect(next).toBe(highWatermark);
-}
+const indexEntries = (name: string) => indexEntriesOf(stack, name);
+const objectKeys = (name: string) => objectKeysOf(stack, name);
+const expectSoundIndex = (name: string, highWatermark: number) => expectSoundIndexOf(stack, name, highWatermark);
 
 const baseOf = (result: PromiseSettledResult<AppendedPartition[]>): number => {
   if (result.status !== 'fulfilled') throw new Error(`expected an answer, got ${String(result.reason)}`);

@@ -1,5 +1,9 @@
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { HeadObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { expect } from 'vitest';
 import type { LocalStack } from '../../local/stack.ts';
+import { getTopic } from '../../lib/log/topics.ts';
+import { partitionPk, type IndexEntryItem } from '../../lib/storage/schema.ts';
 import { BATCHES_MEDIA_TYPE, encodeFrames } from '../../lib/codec/framing.ts';
 import { encodeRecordBatch, type EncodeBatchOptions } from '../../lib/codec/record-batch.ts';
 import { api } from './stack.ts';
@@ -39,4 +43,24 @@ export async function highWatermarks(stack: LocalStack, topic: string): Promise<
 /** A fresh producer id from the API. */
 export async function newProducerId(stack: LocalStack): Promise<bigint> {
   return BigInt((await api(stack.url, 'POST', '/v1/producers')).body.producerId);
+}
+
+/** A partition's index entries, in offset order (one consistent Query page). */
+export async function indexEntries(stack: LocalStack, topic: string, partition = 0): Promise<IndexEntryItem[]> {
+  const pk = partitionPk((await getTopic(stack.storage, topic)).topicId, partition);
+  const page = await stack.storage.ddb.send(
+    new QueryCommand({ TableName: stack.storage.env.tableName, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)', ExpressionAttributeValues: { ':pk': pk, ':p': 'S#' }, ConsistentRead: true }),
+  );
+  return (page.Items ?? []) as IndexEntryItem[];
+}
+
+/** Asserts dense index entries from offset 0 to `highWatermark`, each naming an object that exists. */
+export async function expectSoundIndex(stack: LocalStack, topic: string, highWatermark: number, partition = 0): Promise<void> {
+  let next = 0;
+  for (const entry of await indexEntries(stack, topic, partition)) {
+    expect(entry.baseOffset).toBe(next);
+    next = entry.lastOffset + 1;
+    await expect(stack.storage.s3.send(new HeadObjectCommand({ Bucket: stack.storage.env.bucketName, Key: entry.objectKey }))).resolves.toBeDefined();
+  }
+  expect(next).toBe(highWatermark);
 }
