@@ -36,7 +36,8 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] as number;
 }
 
-async function startMode(emulators: Emulators, groupCommit: boolean): Promise<LocalStack> {
+/** A local stack of INSTANCES instances per function, with group commit on or off. */
+export async function startMode(emulators: Emulators, groupCommit: boolean): Promise<LocalStack> {
   const suffix = randomBytes(3).toString('hex');
   // Instances copy this process's environment when the stack starts.
   const saved = process.env.SLUICE_GROUP_COMMIT;
@@ -52,7 +53,7 @@ async function startMode(emulators: Emulators, groupCommit: boolean): Promise<Lo
 }
 
 /** `producers` producers each send `perProducer` 1-record requests, one at a time, to partition 0. */
-async function hotRun(stack: LocalStack, topic: string, producers: number, perProducer: number): Promise<Omit<HotRow, 'mode'>> {
+export async function hotRun(stack: LocalStack, topic: string, producers: number, perProducer: number): Promise<Omit<HotRow, 'mode'>> {
   const latencies: number[] = [];
   let answers = 0;
   let throttled = 0;
