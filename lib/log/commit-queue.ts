@@ -46,7 +46,12 @@ async function drain(storage: Storage, topic: LiveTopic, pk: string, state: { ru
       const batch = takeBatch(state.queue, []);
       try {
         // A retry after a lost race takes in what queued meanwhile: one transaction fewer.
-        await commitBatch(storage, topic, pk, batch, (pending) => takeBatch(state.queue, pending));
+        // Those join `batch`, so a failure below reaches them too.
+        await commitBatch(storage, topic, pk, batch, (pending) => {
+          const more = takeBatch(state.queue, pending);
+          batch.push(...more);
+          return more;
+        });
       } catch (error) {
         for (const own of batch) own.reject(error);
       }

@@ -5,10 +5,11 @@ import { createRequire } from 'node:module';
 import { encodeRecordBatch, readBatchHeader, splitBatches } from '../../lib/codec/record-batch.ts';
 import { appendBatches, type AppendHooks, type AppendedPartition } from '../../lib/log/append.ts';
 import { commitCombining } from '../../lib/log/commit-queue.ts';
+import { rememberHead, type SegmentDraft } from '../../lib/log/commit-writes.ts';
 import { getTopic } from '../../lib/log/topics.ts';
 import { compactionWork } from '../../lib/retention/trigger.ts';
 import { MAX_SEGMENTS_PER_MERGE } from '../../lib/retention/plan.ts';
-import type { IndexEntryItem } from '../../lib/storage/schema.ts';
+import { partitionPk, type IndexEntryItem } from '../../lib/storage/schema.ts';
 import { putSegmentObject } from '../../lib/storage/segment-objects.ts';
 import { expectSoundIndex as expectSoundIndexOf, indexEntries as indexEntriesOf, objectKeys as objectKeysOf } from '../support/produce.ts';
 import { api, startTestStack } from '../support/stack.ts';
@@ -175,6 +176,43 @@ describe('segment combining', () => {
     expect((await indexEntries('sc-idempotent')).map((e) => e.batchCount).sort()).toEqual([1, 1, 2]);
     expect((await records('sc-idempotent')).map(([, value]) => value).sort()).toEqual(['idempotent', 'plain-0', 'plain-1', 'plain-2']);
     await expectSoundIndex('sc-idempotent', 4);
+  });
+});
+
+describe('the commit queue', () => {
+  it('answers the drafts a retry took in when that retry fails after its commit, as it answers its own', async () => {
+    await createTopic('sc-topped-up');
+    await appendHere('sc-topped-up', ['first']);
+    const topic = await getTopic(stack.storage, 'sc-topped-up');
+    const draftOf = async (value: string) => {
+      const bytes = await encodeRecordBatch([{ key: null, value: Buffer.from(value), headers: [], timestamp: 1 }]);
+      const { objectKey, expireDays } = await putSegmentObject(stack.storage, topic, 0, 'produced', bytes);
+      return { partition: 0, objectKey, byteStart: 0, byteLength: bytes.length, offsetCount: 1, recordCount: 1, batchCount: 1, maxTimestamp: 1, expireDays };
+    };
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map(draftOf));
+    // A stale hint makes a's first transaction lose; b and c queue meanwhile and ride its retry.
+    rememberHead(partitionPk(topic.topicId, 0), { nextOffset: 0, segments: 0, bytes: 0 });
+    const crash = new Error('injected crash after the commit');
+    let later: Array<Promise<unknown>> = [];
+    const first = commitCombining(stack.storage, topic, a as SegmentDraft, {
+      afterLostRace: async () => {
+        later = [b, c].map((d) => commitCombining(stack.storage, topic, d as SegmentDraft).catch((e: unknown) => e));
+      },
+      afterCommit: async () => {
+        throw crash;
+      },
+    }).catch((e: unknown) => e);
+    expect(await first).toBe(crash);
+    expect(later).toHaveLength(2);
+    expect(await Promise.all(later)).toEqual([crash, crash]);
+    // All three were committed (unanswered), in one transaction, once each.
+    expect(await records('sc-topped-up')).toEqual([
+      [0, 'first'],
+      [1, 'a'],
+      [2, 'b'],
+      [3, 'c'],
+    ]);
+    await expectSoundIndex('sc-topped-up', 4);
   });
 });
 
