@@ -50,6 +50,9 @@ function offsetsOf(header: BatchHeader): number {
  *
  * Objects of a refused request, and of batches answered as duplicates, are deleted before
  * answering, so nothing is left in S3 (a crash in between leaves an orphan, collected later).
+ *
+ * A single-partition request of non-idempotent batches shares its object and index entry
+ * with what this process appends to the partition meanwhile (segment-combining.ts).
  */
 export async function appendBatches(storage: Storage, topic: TopicItem, parts: readonly PartitionBatches[], hooks: AppendHooks = {}): Promise<AppendedPartition[]> {
   const logAppendTimeMs = topic.configs['message.timestamp.type'] === 'LogAppendTime' ? Date.now() : undefined;

@@ -34,12 +34,7 @@ import { sleep } from '../retry.ts';
 import { SEQUENCER } from '../config/defaults.ts';
 import { commitCombining } from './commit-queue.ts';
 import type { CommittedSegment, SegmentDraft } from './commit-writes.ts';
-import type { GroupCommitHooks } from './group-commit.ts';
-
-/** Test seams: the append's own, plus the step between the object write and the commit. */
-export interface CombiningHooks extends GroupCommitHooks {
-  afterObjectsWritten?: () => Promise<void>;
-}
+import type { AppendHooks } from './append.ts';
 
 /** One request's batches for one partition, stamped and verified, waiting for an object. */
 export interface CombinablePart {
@@ -51,7 +46,7 @@ export interface CombinablePart {
 interface Queued {
   part: CombinablePart;
   body: Buffer;
-  hooks: CombiningHooks;
+  hooks: AppendHooks;
   resolve(segment: CommittedSegment): void;
   reject(error: unknown): void;
 }
@@ -80,7 +75,7 @@ const MAX_COMBINED_PARTS = 500;
  * first request of a combined segment (the others' is none), so a trigger fires once per
  * segment. Throws what the commit threw, after deleting the object of a refused draft.
  */
-export function appendCombining(storage: Storage, topic: TopicItem, part: CombinablePart, hooks: CombiningHooks = {}): Promise<CommittedSegment> {
+export function appendCombining(storage: Storage, topic: TopicItem, part: CombinablePart, hooks: AppendHooks = {}): Promise<CommittedSegment> {
   const pk = partitionPk(topic.topicId, part.partition);
   const body = part.batches.length === 1 ? (part.batches[0] as { bytes: Buffer }).bytes : Buffer.concat(part.batches.map((b) => b.bytes));
   active.set(pk, (active.get(pk) ?? 0) + 1);
